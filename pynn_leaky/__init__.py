@@ -1,0 +1,54 @@
+"""pynn_leaky: a PyNN backend whose populations run on a JAX engine.
+
+Use it as any PyNN backend::
+
+    import pynn_leaky as sim
+    sim.setup(timestep=0.1)
+    cells = sim.Population(10, sim.LeakyIntegrator(tau=20.0, R=40.0))
+"""
+
+import jax as _jax
+
+# Float64 is the default precision (agreement with NEST); must be set before arrays exist.
+_jax.config.update("jax_enable_x64", True)
+
+from pyNN import errors, random, space  # noqa: E402,F401
+from pyNN.connectors import *  # noqa: E402,F401,F403
+from pyNN.network import Network  # noqa: E402,F401
+from pyNN.random import GSLRNG, NumpyRNG, RandomDistribution  # noqa: E402,F401
+from pyNN.recording import *  # noqa: E402,F401,F403
+from pyNN.space import Space  # noqa: E402,F401
+from pyNN.standardmodels import StandardCellType as _StandardCellType  # noqa: E402
+
+from . import engine  # noqa: E402,F401
+from .control import (  # noqa: E402,F401
+    end,
+    get_current_time,
+    get_max_delay,
+    get_min_delay,
+    get_time_step,
+    initialize,
+    num_processes,
+    rank,
+    reset,
+    run,
+    run_for,
+    run_until,
+    setup,
+)
+from .populations import Assembly, Population, PopulationView  # noqa: E402,F401
+from .procedural_api import connect, create, record, record_v  # noqa: E402,F401
+from .projections import Projection  # noqa: E402,F401
+from .simulator import NumericalError  # noqa: E402,F401
+from .standardmodels import *  # noqa: E402,F401,F403
+
+__version__ = "0.1.0"
+
+
+def list_standard_models():
+    """Names of the standard cell types that pynn_leaky can simulate."""
+    return sorted(
+        name for name, obj in globals().items()
+        if isinstance(obj, type) and issubclass(obj, _StandardCellType)
+        and obj is not _StandardCellType
+    )

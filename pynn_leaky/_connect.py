@@ -1,0 +1,119 @@
+"""Vectorised construction of the common connectors (no per-cell Python loop).
+
+Each builder returns True when it handled the connector; otherwise the Projection
+falls back to PyNN's generic connector code (``_convergent_connect`` per target).
+Random choices use the connector's ``rng`` (a pyNN.random RNG), so a seeded script is
+reproducible, though not draw-for-draw identical to other backends.
+"""
+
+import numpy as np
+from pyNN import connectors
+from pyNN.random import NumpyRNG, RandomDistribution
+
+
+def _numpy_state(connector):
+    rng = getattr(connector, "rng", None)
+    if isinstance(rng, NumpyRNG):
+        return rng.rng
+    return None
+
+
+def _values(projection, n):
+    """Weights and delays for n new connections, or None when they need the generic path."""
+    ps = projection.synapse_type.native_parameters
+    out = {}
+    for name in ("weight", "delay"):
+        base = ps[name].base_value
+        if ps[name].operations:
+            return None
+        if isinstance(base, RandomDistribution):
+            out[name] = np.asarray(base.next(n), dtype=float) if n else np.zeros(0)
+        elif np.isscalar(base) or (isinstance(base, np.ndarray) and base.ndim == 0):
+            out[name] = float(base)
+        else:
+            return None
+    return out["weight"], out["delay"]
+
+
+def _add(projection, pre, post):
+    values = _values(projection, pre.size)
+    if values is None:
+        return False
+    projection._add(pre, post, *values)
+    return True
+
+
+def _all_to_all(connector, projection):
+    n_pre, n_post = projection.pre.size, projection.post.size
+    post, pre = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_pre)
+    return _add(projection, pre, post)
+
+
+def _one_to_one(connector, projection):
+    if projection.pre.size != projection.post.size:
+        return False
+    idx = np.arange(projection.pre.size, dtype=np.int64)
+    return _add(projection, idx, idx)
+
+
+def _fixed_probability(connector, projection):
+    rs = _numpy_state(connector)
+    p = float(connector.p_connect)
+    if rs is None or not 0.0 <= p <= 1.0:
+        return False
+    n_pre, n_post = projection.pre.size, projection.post.size
+    total = n_pre * n_post
+    if p == 0.0 or total == 0:
+        flat = np.zeros(0, np.int64)
+    elif p == 1.0:
+        flat = np.arange(total, dtype=np.int64)
+    else:
+        # Gaps between successes of a Bernoulli(p) sequence are geometric.
+        parts, position = [], -1
+        while position < total:
+            expected = int((total - position) * p * 1.1) + 64
+            gaps = rs.geometric(p, size=expected)
+            cand = position + np.cumsum(gaps, dtype=np.int64)
+            parts.append(cand[cand < total])
+            position = int(cand[-1])
+        flat = np.concatenate(parts)
+    post, pre = np.divmod(flat, n_pre)  # ordered by target, as PyNN's connectors
+    return _add(projection, pre, post)
+
+
+def _fixed_number_pre(connector, projection):
+    rs = _numpy_state(connector)
+    if rs is None or not isinstance(connector.n, (int, np.integer)):
+        return False
+    n, n_pre, n_post = int(connector.n), projection.pre.size, projection.post.size
+    if n < 0:
+        return False
+    if connector.with_replacement:
+        pre = rs.randint(0, n_pre, size=(n_post, n)).astype(np.int64)
+    else:
+        if n > n_pre:
+            return False
+        rows = []
+        block = max(1, 2_000_000 // max(n_pre, 1))
+        for start in range(0, n_post, block):
+            m = min(block, n_post - start)
+            rows.append(np.argsort(rs.random_sample((m, n_pre)), axis=1)[:, :n])
+        pre = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, n), np.int64)
+    post = np.repeat(np.arange(n_post, dtype=np.int64), n)
+    return _add(projection, pre.ravel(), post)
+
+
+_BUILDERS = {
+    connectors.AllToAllConnector: _all_to_all,
+    connectors.OneToOneConnector: _one_to_one,
+    connectors.FixedProbabilityConnector: _fixed_probability,
+    connectors.FixedNumberPreConnector: _fixed_number_pre,
+}
+
+
+def connect_fast(connector, projection):
+    """Build the connections of `projection` at once if the connector allows it."""
+    builder = _BUILDERS.get(type(connector))
+    if builder is None or connector.location_selector is not None or connector.callback:
+        return False
+    return builder(connector, projection)

@@ -1,0 +1,112 @@
+"""setup(), end(), run() and friends."""
+
+import math
+
+import jax
+from pyNN import common, errors
+from pyNN.recording import get_io
+
+from . import simulator
+
+PRECISIONS = ("float64", "float32")
+
+
+def _positive(name, value):
+    try:
+        ok = math.isfinite(value) and value > 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise errors.InvalidParameterValueError(
+            f"{name} = {value!r} is not allowed: {name} must be a finite number > 0 (ms)"
+        )
+
+
+def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
+          precision="float64", progress=True, chunk_steps=1000, **extra_params):
+    """Initialise (or re-initialise) pynn_leaky; any existing network is destroyed.
+
+    Parameters
+    ----------
+    timestep : float
+        Integration step (ms), > 0.
+    min_delay, max_delay : float or 'auto'
+        Allowed range of synaptic delays (ms). 'auto': from the time step up to the
+        largest delay used.
+    rng_seed : int, optional
+        Seed of every random process of the engine (Poisson sources, noise).
+    precision : 'float64' or 'float32'
+        Arithmetic of the engine; float64 (default) agrees with NEST to 1e-6 mV,
+        float32 is the speed option.
+    progress : bool
+        Show a progress bar on stderr (only when it is a terminal).
+    chunk_steps : int
+        Largest number of steps per compiled chunk (recorded data reach the host per chunk).
+    extra_params
+        Options of other backends (e.g. ``threads``) are accepted and ignored.
+    """
+    _positive("timestep", timestep)
+    for name, value in (("min_delay", min_delay), ("max_delay", max_delay)):
+        if value != "auto":
+            _positive(name, value)
+    if min_delay != "auto" and min_delay < timestep * (1 - 1e-9):
+        raise errors.InvalidParameterValueError(
+            f"min_delay = {min_delay!r} ms is not allowed: it must be >= timestep = {timestep} ms"
+        )
+    if min_delay != "auto" and max_delay != "auto" and max_delay < min_delay:
+        raise errors.InvalidParameterValueError(
+            f"max_delay = {max_delay!r} ms is not allowed: it must be >= min_delay = {min_delay} ms"
+        )
+    if precision not in PRECISIONS:
+        raise errors.InvalidParameterValueError(
+            f"precision = {precision!r} is not allowed: precision must be one of {PRECISIONS}"
+        )
+    if not (isinstance(chunk_steps, int) and chunk_steps >= 1):
+        raise errors.InvalidParameterValueError(
+            f"chunk_steps = {chunk_steps!r} is not allowed: it must be an integer >= 1"
+        )
+    if rng_seed is None:
+        rng_seed = extra_params.get("seed", 0)
+    jax.config.update("jax_enable_x64", True)
+    state = simulator.state
+    state.clear()
+    state.initialized = True
+    state.dt = float(timestep)
+    state.min_delay = min_delay if min_delay == "auto" else float(min_delay)
+    state.max_delay = max_delay if max_delay == "auto" else float(max_delay)
+    state.rng_seed = int(rng_seed)
+    state.precision = precision
+    state.progress = bool(progress)
+    state.chunk_steps = chunk_steps
+    state.mpi_rank = 0
+    state.num_processes = 1
+    return 0
+
+
+def end(compatible_output=True):
+    """Write the data requested with record(..., to_file=...) and forget the network."""
+    state = simulator.state
+    for population, variables, filename in state.write_on_end:
+        population.write_data(get_io(filename), variables)
+    state.write_on_end = []
+    state.clear()
+    state.initialized = False
+
+
+run, run_until = common.build_run(simulator)
+run_for = run
+reset = common.build_reset(simulator)
+initialize = common.initialize
+
+(get_current_time, get_time_step, _get_min_delay, _get_max_delay, num_processes,
+ rank) = common.build_state_queries(simulator)
+
+
+def get_min_delay():
+    """Smallest allowed synaptic delay (ms): setup's value, or with 'auto' the smallest in use."""
+    return simulator.state.effective_min_delay()
+
+
+def get_max_delay():
+    """Largest allowed synaptic delay (ms): setup's value, or with 'auto' the largest in use."""
+    return simulator.state.effective_max_delay()

@@ -1,0 +1,215 @@
+"""A whole network: layout (static), parameters and state (pytrees), and the step loop.
+
+Index spaces
+------------
+* cells: all LeakyIntegrator cells, group after group (``groups`` in the layout);
+* spiking: array sources, then Poisson sources; the presynaptic index of a synapse;
+* targets: ``receptor * n_cells + cell`` (receptor 0 excitatory, 1 inhibitory).
+
+One call of :func:`run_chunk` advances ``n_active <= chunk`` steps with a ``lax.scan`` of
+fixed length ``chunk``, so runs of any length reuse one compiled program.
+"""
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from . import _currents, _leaky, _sources, _synapses
+
+RECORDABLE = ("v", "isyn_exc", "isyn_inh")
+
+
+class GroupLayout(NamedTuple):
+    n: int
+    method: str
+    has_noise: bool
+
+
+class Layout(NamedTuple):
+    """Everything static about a network: sizes and options. Hashable."""
+
+    groups: tuple  # of GroupLayout, LeakyIntegrator cells
+    n_array: int
+    array_kmax: int
+    n_poisson: int
+    poisson_terms: int
+    synapses: _synapses.SynapseLayout
+    chunk: int
+    n_rec: tuple  # (n recorded for v, isyn_exc, isyn_inh, spikes)
+
+    @property
+    def n_cells(self):
+        return sum(g.n for g in self.groups)
+
+    @property
+    def n_spiking(self):
+        return self.n_array + self.n_poisson
+
+
+class Recording(NamedTuple):
+    """Indices of the recorded cells: each variable's samples are ``var[index]``."""
+
+    v: jax.Array  # (n_rec_v,) int32 cell index
+    isyn_exc: jax.Array
+    isyn_inh: jax.Array
+    spikes: jax.Array  # (n_rec_spikes,) int32 spiking index
+
+
+class Params(NamedTuple):
+    dt: jax.Array  # () ms
+    groups: tuple  # of _leaky.LeakyParams
+    schedule: _sources.ScheduleTable
+    poisson: _sources.PoissonParams
+    synapses: _synapses.SynapseTable
+    currents: _currents.CurrentTables
+    recording: Recording
+    key: jax.Array  # PRNG key data, (2,) uint32
+
+
+class State(NamedTuple):
+    groups: tuple  # of _leaky.LeakyState
+    ring: jax.Array  # (L * n_target,) pending synaptic input
+    first_bad: jax.Array  # () int32, first step with non-finite state, -1 if none
+
+
+class Outputs(NamedTuple):
+    """Per step of a chunk: the recorded values after the step."""
+
+    v: jax.Array  # (chunk, n_rec_v)
+    isyn_exc: jax.Array
+    isyn_inh: jax.Array
+    spikes: jax.Array  # (chunk, n_rec_spikes) int32 counts
+    currents: jax.Array  # (chunk, n_current_sources) nA, value held over the step
+
+
+# Independent random streams, folded into the user's key.
+_POISSON, _NOISE, _CURRENTS = 1, 2, 3
+
+
+def init_state(layout: Layout, params: Params, initial_v=None) -> State:
+    dtype = params.dt.dtype
+    groups, start = [], 0
+    for g in layout.groups:
+        v0 = None if initial_v is None else initial_v[start : start + g.n]
+        groups.append(_leaky.init(g.n, dtype, v0))
+        start += g.n
+    s = layout.synapses
+    return State(
+        groups=tuple(groups),
+        ring=jnp.zeros((s.ring * s.n_target,), dtype),
+        first_bad=jnp.asarray(-1, jnp.int32),
+    )
+
+
+def _prepare(layout: Layout, params: Params):
+    props = tuple(
+        _leaky.prepare(p, params.dt, g.method) for g, p in zip(layout.groups, params.groups)
+    )
+    cdf = _sources.poisson_cdf(params.poisson.rate, params.dt, layout.poisson_terms)
+    return props, cdf
+
+
+def _step(layout: Layout, params: Params, prepared, state: State, k):
+    """Advance the whole network from step k to step k + 1; return (state, outputs)."""
+    props, cdf = prepared
+    key = jax.random.wrap_key_data(params.key)
+    n_cells, k1 = layout.n_cells, k + 1
+    syn = layout.synapses
+
+    # Spikes emitted at k + 1 (they carry the time t_{k+1}).
+    counts = jnp.concatenate(
+        [
+            _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
+            _sources.poisson_counts(
+                params.poisson, cdf, jax.random.fold_in(key, _POISSON), k1
+            ),
+        ]
+    )
+
+    # Input arriving at k + 1, then the cells' step, then the new spikes into the ring.
+    arrivals, ring = _synapses.read_slot(state.ring, k1, syn)
+    values = _currents.source_values(
+        params.currents, k, params.dt, jax.random.fold_in(key, _CURRENTS)
+    )
+    i_inj = _currents.injected(params.currents, values, n_cells)
+    noise_key = jax.random.fold_in(jax.random.fold_in(key, _NOISE), k)
+    new_groups, start = [], 0
+    for gi, (g, prop, s) in enumerate(zip(layout.groups, props, state.groups)):
+        sl = slice(start, start + g.n)
+        new_groups.append(
+            _leaky.step(
+                prop,
+                s,
+                i_inj[sl],
+                arrivals[sl],
+                arrivals[n_cells + start : n_cells + start + g.n],
+                jax.random.fold_in(noise_key, gi),
+                g.method,
+                g.has_noise,
+            )
+        )
+        start += g.n
+    ring = _synapses.deliver(params.synapses, ring, counts, k1, syn)
+
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(s.v)) for s in new_groups])) if (
+        new_groups
+    ) else jnp.asarray(True)
+    first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
+    new_state = State(groups=tuple(new_groups), ring=ring, first_bad=first_bad)
+    return new_state, _record(layout, params.recording, new_state, counts, values)
+
+
+def _concat(groups, field, dtype):
+    parts = [getattr(s, field) for s in groups]
+    return jnp.concatenate(parts) if parts else jnp.zeros((0,), dtype)
+
+
+def _record(layout, rec: Recording, state: State, counts, values):
+    dtype = state.ring.dtype
+    return Outputs(
+        v=_concat(state.groups, "v", dtype)[rec.v],
+        isyn_exc=_concat(state.groups, "isyn_exc", dtype)[rec.isyn_exc],
+        isyn_inh=_concat(state.groups, "isyn_inh", dtype)[rec.isyn_inh],
+        spikes=counts[rec.spikes],
+        currents=values,
+    )
+
+
+@partial(jax.jit, static_argnums=0)
+def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
+    """Advance ``n_active`` (<= layout.chunk) steps from step ``k0``.
+
+    Returns the new state and per-step :class:`Outputs` of length ``layout.chunk``;
+    rows at and beyond ``n_active`` are not meaningful.
+    """
+    prepared = _prepare(layout, params)
+
+    def advance(st, k):
+        return _step(layout, params, prepared, st, k)
+
+    def idle(st, k):
+        # Past the end of the run: state unchanged, outputs shaped like advance()'s.
+        shapes = jax.eval_shape(advance, st, k)[1]
+        return st, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def body(st, j):
+        return lax.cond(j < n_active, advance, idle, st, k0 + j)
+
+    return lax.scan(body, state, jnp.arange(layout.chunk, dtype=jnp.int32))
+
+
+def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
+    """Functional entry point: advance exactly ``n_steps`` (static) steps.
+
+    Pure and differentiable with ``layout.synapses.mode == "dense"``: ``jax.grad`` of a
+    loss on the outputs with respect to ``params`` works (weights, tau, R, ...).
+    """
+    prepared = _prepare(layout, params)
+
+    def body(st, j):
+        return _step(layout, params, prepared, st, k0 + j)
+
+    return lax.scan(body, state, jnp.arange(n_steps, dtype=jnp.int32))

@@ -1,0 +1,79 @@
+"""Static synapses with exact per-synapse delays: CSR table plus a delay ring buffer.
+
+The ring buffer holds, for each of the next ``L`` steps, the summed weight arriving at
+each target (``target = receptor * n_cells + cell``). A spike emitted at step k through
+a synapse of ``d`` steps adds its weight to slot ``(k + d) % L``; slot ``k % L`` is read
+and cleared when step k is reached. ``L = max_delay_steps + 1`` keeps the slot being
+read distinct from every slot being written.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+class SynapseTable(NamedTuple):
+    """Synapses sorted by presynaptic (global spiking) index."""
+
+    row_ptr: jax.Array  # (n_pre + 1,) int32, synapses of pre i are row_ptr[i]:row_ptr[i+1]
+    target: jax.Array  # (S,) int32 flat target index into one ring-buffer slot
+    delay: jax.Array  # (S,) int32 delay in steps, 1 <= delay < L
+    weight: jax.Array  # (S,) nA (signed: inhibitory weights are negative)
+
+
+class SynapseLayout(NamedTuple):
+    """Static sizes of the synaptic machinery (hashable, part of the compile key)."""
+
+    n_pre: int
+    n_target: int
+    n_syn: int
+    ring: int  # L
+    max_fanout: int
+    batch: int  # spikes processed together in event mode
+    mode: str  # "event" (work ~ spikes x fan-out) or "dense" (all synapses, differentiable)
+
+
+def read_slot(buffer, k, layout: SynapseLayout):
+    """Return (arrivals at step k (n_target,), buffer with that slot cleared)."""
+    start = (k % layout.ring) * layout.n_target
+    row = lax.dynamic_slice(buffer, (start,), (layout.n_target,))
+    cleared = lax.dynamic_update_slice(buffer, jnp.zeros_like(row), (start,))
+    return row, cleared
+
+
+def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout):
+    """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer."""
+    if layout.n_syn == 0:
+        return buffer
+    if layout.mode == "dense":
+        pre = jnp.repeat(
+            jnp.arange(layout.n_pre), jnp.diff(table.row_ptr), total_repeat_length=layout.n_syn
+        )
+        w = table.weight * counts[pre].astype(table.weight.dtype)
+        slot = (k + table.delay) % layout.ring
+        return buffer.at[slot * layout.n_target + table.target].add(w)
+
+    kb, fmax = layout.batch, layout.max_fanout
+    n_spiking = jnp.count_nonzero(counts)
+    padded = -(-layout.n_pre // kb) * kb
+    spiking = jnp.nonzero(counts, size=padded, fill_value=0)[0]
+    lane = jnp.arange(fmax)
+
+    def one_batch(carry):
+        b, buf = carry
+        pos = b * kb + jnp.arange(kb)
+        pre = lax.dynamic_slice(spiking, (b * kb,), (kb,))
+        first = table.row_ptr[pre]
+        fan = table.row_ptr[pre + 1] - first
+        valid = (pos < n_spiking)[:, None] & (lane[None, :] < fan[:, None])
+        syn = jnp.where(valid, first[:, None] + lane[None, :], 0)
+        w = jnp.where(valid, table.weight[syn] * counts[pre][:, None].astype(buf.dtype), 0.0)
+        slot = (k + table.delay[syn]) % layout.ring
+        buf = buf.at[(slot * layout.n_target + table.target[syn]).ravel()].add(w.ravel())
+        return b + 1, buf
+
+    n_batches = -(-n_spiking // kb)
+    _, buffer = lax.while_loop(lambda c: c[0] < n_batches, one_batch, (0, buffer))
+    return buffer

@@ -1,0 +1,124 @@
+"""Population, PopulationView and Assembly of pynn_leaky (parameters live on the host)."""
+
+import numpy as np
+from pyNN import common, errors
+from lazyarray import larray as LazyArray
+from pyNN.parameters import ParameterSpace, simplify
+from pyNN.standardmodels import StandardCellType
+
+from . import simulator
+from .recording import Recorder
+from .standardmodels.cells import check_initial_values, check_parameters
+
+
+class Assembly(common.Assembly):
+    _simulator = simulator
+
+
+def _native_names(celltype, names):
+    if any(name in celltype.computed_parameters() for name in names):
+        return celltype.get_native_names()
+    return celltype.get_native_names(*names)
+
+
+class PopulationView(common.PopulationView):
+    _assembly_class = Assembly
+    _simulator = simulator
+
+    def _get_parameters(self, *names):
+        native = self._get_native_parameters(*_native_names(self.celltype, names))
+        return self.celltype.reverse_translate(native)
+
+    def _get_native_parameters(self, *names):
+        values = {}
+        for name in names:
+            value = self.parent._parameters[name]
+            values[name] = simplify(value[self.mask] if isinstance(value, np.ndarray) else value)
+        return ParameterSpace(values, shape=(self.size,))
+
+    def _set_parameters(self, parameter_space):
+        parameter_space.evaluate(simplify=False)
+        new = {name: value for name, value in parameter_space.items()}
+        check_parameters(self.celltype, new)
+        for name, value in new.items():
+            self.parent._parameters[name][self.mask] = value
+        simulator.state.mark_changed()
+
+    def initialize(self, **initial_values):
+        root = self.grandparent
+        where = self.index_in_grandparent(np.arange(self.size))
+        for variable, value in initial_values.items():
+            values = LazyArray(value, shape=(self.size,), dtype=float).evaluate(simplify=False)
+            full = root.initial_values[variable].evaluate(simplify=False).copy()
+            full[where] = values
+            root.initialize(**{variable: full})
+
+    def _get_view(self, selector, label=None):
+        return PopulationView(self, selector, label)
+
+
+class Population(common.Population):
+    __doc__ = common.Population.__doc__
+    _simulator = simulator
+    _recorder_class = Recorder
+    _assembly_class = Assembly
+
+    def __init__(self, size, cellclass, cellparams=None, structure=None, initial_values={},
+                 label=None):
+        if not simulator.state.initialized:
+            raise errors.NotImplementedError(
+                "pynn_leaky: call setup() before creating populations"
+            )
+        super().__init__(size, cellclass, cellparams, structure, initial_values, label)
+
+    def _create_cells(self):
+        if not isinstance(self.celltype, StandardCellType):
+            raise errors.InvalidModelError(
+                f"pynn_leaky cannot simulate cell type {type(self.celltype).__name__}: "
+                "use one of list_standard_models()"
+            )
+        first = simulator.state.id_counter
+        self.all_cells = np.array(
+            [simulator.ID(i) for i in range(first, first + self.size)], dtype=simulator.ID
+        )
+        self._mask_local = np.ones((self.size,), bool)
+        for cell in self.all_cells:
+            cell.parent = self
+        simulator.state.id_counter += self.size
+        ps = self.celltype.native_parameters
+        ps.shape = (self.size,)
+        ps.evaluate(simplify=False)
+        self._parameters = ps.as_dict()
+        check_parameters(self.celltype, self._parameters)
+        self._pending_state = {}
+        simulator.state.populations.append(self)
+        simulator.state.mark_changed()
+
+    def _set_initial_value_array(self, variable, initial_values):
+        values = np.broadcast_to(
+            np.asarray(initial_values.evaluate(simplify=False), dtype=float), (self.size,)
+        ).copy()
+        check_initial_values(self.celltype, variable, values)
+        if simulator.state.engine_state is not None:
+            # Already running: the value also replaces the current state (as on NEST).
+            self._pending_state[variable] = values
+            simulator.state.mark_changed()
+
+    def _get_view(self, selector, label=None):
+        return PopulationView(self, selector, label)
+
+    def _get_parameters(self, *names):
+        native = self._get_native_parameters(*_native_names(self.celltype, names))
+        return self.celltype.reverse_translate(native)
+
+    def _get_native_parameters(self, *names):
+        return ParameterSpace(
+            {name: simplify(self._parameters[name]) for name in names}, shape=(self.size,)
+        )
+
+    def _set_parameters(self, parameter_space):
+        parameter_space.evaluate(simplify=False)
+        new = {name: value for name, value in parameter_space.items()}
+        check_parameters(self.celltype, new)
+        self._parameters.update(new)
+        simulator.state.mark_changed()

@@ -1,0 +1,283 @@
+"""Projection of pynn_leaky: connections stored as flat numpy arrays.
+
+Connectors call ``_convergent_connect`` (one postsynaptic cell, many presynaptic) or,
+for the common connectors, :mod:`pynn_leaky._connect` builds all connections at once.
+"""
+
+import warnings
+
+import numpy as np
+from pyNN import common, errors
+from pyNN.core import is_listlike
+from pyNN.parameters import ParameterSpace
+from pyNN.space import Space
+
+from . import _connect, simulator
+from .standardmodels.cells import LeakyIntegrator
+from .standardmodels.synapses import StaticSynapse
+
+
+class Connection(common.Connection):
+    """One connection, a view on the projection's arrays."""
+
+    def __init__(self, projection, index):
+        self.projection = projection
+        self.index = index
+
+    @property
+    def presynaptic_index(self):
+        return int(self.projection._pre[self.index])
+
+    @property
+    def postsynaptic_index(self):
+        return int(self.projection._post[self.index])
+
+    def _get_weight(self):
+        return float(self.projection._weight[self.index])
+
+    def _set_weight(self, w):
+        self.projection._set_values("weight", np.array([self.index]), np.array([w], float))
+
+    def _get_delay(self):
+        return float(self.projection._delay_steps[self.index] * simulator.state.dt)
+
+    def _set_delay(self, d):
+        self.projection._set_values("delay", np.array([self.index]), np.array([d], float))
+
+    weight = property(_get_weight, _set_weight)
+    delay = property(_get_delay, _set_delay)
+
+    def as_tuple(self, *attribute_names):
+        return tuple(getattr(self, name) for name in attribute_names)
+
+
+class Projection(common.Projection):
+    __doc__ = common.Projection.__doc__
+    _simulator = simulator
+    _static_synapse_class = StaticSynapse
+
+    def __init__(self, presynaptic_population, postsynaptic_population, connector,
+                 synapse_type=None, source=None, receptor_type=None, space=Space(), label=None):
+        if not simulator.state.initialized:
+            raise errors.NotImplementedError("pynn_leaky: call setup() before creating projections")
+        for cell_set in (presynaptic_population, postsynaptic_population):
+            if not isinstance(cell_set, (common.BasePopulation, common.Assembly)):
+                raise errors.ConnectionError(
+                    f"Projection endpoints must be Populations, PopulationViews or Assemblies, "
+                    f"not {type(cell_set).__name__}"
+                )
+        for pop in _populations(presynaptic_population):
+            if isinstance(pop.celltype, LeakyIntegrator):
+                raise errors.ConnectionError(
+                    f"Population '{pop.label}' ({type(pop.celltype).__name__}) cannot be the "
+                    "presynaptic side of a Projection: it does not spike"
+                )
+        for pop in _populations(postsynaptic_population):
+            if not isinstance(pop.celltype, LeakyIntegrator):
+                raise errors.ConnectionError(
+                    f"Population '{pop.label}' ({type(pop.celltype).__name__}) cannot receive "
+                    "synapses: it is a spike source"
+                )
+        common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
+                                   connector, synapse_type, source, receptor_type, space, label)
+        if type(self.synapse_type) is not StaticSynapse:
+            raise errors.NotImplementedError(
+                f"pynn_leaky does not implement {type(self.synapse_type).__name__} yet; "
+                "use StaticSynapse"
+            )
+        self._chunks = []
+        self._arrays = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+        self.version = 0
+        if not _connect.connect_fast(connector, self):
+            connector.connect(self)
+        self._flush()
+        simulator.state.projections.append(self)
+        simulator.state.mark_changed()
+
+    # -- storage -----------------------------------------------------------------------
+    @property
+    def _pre(self):
+        return self._arrays[0]
+
+    @property
+    def _post(self):
+        return self._arrays[1]
+
+    @property
+    def _weight(self):
+        return self._arrays[2]
+
+    @property
+    def _delay_steps(self):
+        return self._arrays[3]
+
+    def _flush(self):
+        if self._chunks:
+            parts = [self._arrays] + self._chunks
+            self._arrays = tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+            self._chunks = []
+            self.version += 1
+
+    def _add(self, pre, post, weight, delay):
+        """Append connections; validate weights and delays first (nothing is added on error)."""
+        pre = np.asarray(pre, dtype=np.int64).ravel()
+        post = np.broadcast_to(np.asarray(post, dtype=np.int64), pre.shape)
+        weight = np.broadcast_to(np.asarray(weight, dtype=float), pre.shape)
+        delay = np.broadcast_to(np.asarray(delay, dtype=float), pre.shape)
+        self._check_weights(weight)
+        steps = delays_to_steps(delay)
+        self._chunks.append((pre, post.copy(), weight.copy(), steps))
+
+    def _check_weights(self, weight):
+        if weight.size == 0:
+            return
+        bad = ~np.isfinite(weight)
+        if bad.any():
+            raise errors.ConnectionError(
+                f"weight = {weight[bad][0]!r} is not allowed: weights must be finite (nA)"
+            )
+        if self.receptor_type == "excitatory" and (weight < 0).any():
+            raise errors.ConnectionError(
+                f"weight = {weight[weight < 0][0]!r} nA is not allowed for receptor_type "
+                "'excitatory': weights must be >= 0 (current-based synapses)"
+            )
+        if self.receptor_type == "inhibitory" and (weight > 0).any():
+            raise errors.ConnectionError(
+                f"weight = {weight[weight > 0][0]!r} nA is not allowed for receptor_type "
+                "'inhibitory': weights must be <= 0 (current-based synapses)"
+            )
+
+    def _convergent_connect(self, presynaptic_indices, postsynaptic_index,
+                            location_selector=None, **connection_parameters):
+        if location_selector is not None:
+            raise errors.NotImplementedError("pynn_leaky has only point neurons")
+        pre = np.asarray(presynaptic_indices, dtype=np.int64)
+        self._add(pre, postsynaptic_index, connection_parameters.get("weight", 0.0),
+                  connection_parameters.get("delay", simulator.state.min_delay_or_dt))
+
+    def _min_delay_steps(self):
+        return int(self._delay_steps.min())
+
+    def _max_delay_steps(self):
+        return int(self._delay_steps.max())
+
+    # -- PyNN API ----------------------------------------------------------------------
+    def __len__(self):
+        self._flush()
+        return int(self._pre.size)
+
+    def __getitem__(self, i):
+        self._flush()
+        if isinstance(i, (int, np.integer)):
+            if not -len(self) <= i < len(self):
+                raise IndexError(f"connection index {i} out of range (0..{len(self) - 1})")
+            return Connection(self, int(i) % len(self))
+        return [Connection(self, j) for j in np.arange(len(self))[i]]
+
+    @property
+    def connections(self):
+        return [Connection(self, j) for j in range(len(self))]
+
+    def _get_attributes_as_list(self, names):
+        columns = [self._column(name) for name in names]
+        return list(zip(*[c.tolist() for c in columns]))
+
+    def _column(self, name):
+        self._flush()
+        if name == "presynaptic_index":
+            return self._pre
+        if name == "postsynaptic_index":
+            return self._post
+        if name == "weight":
+            return self._weight
+        if name == "delay":
+            return self._delay_steps * simulator.state.dt
+        raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
+                                               ["weight", "delay"])
+
+    def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
+        self._flush()
+        combine = {"sum": np.add, "min": np.fmin, "max": np.fmax}
+        out = []
+        for name in names:
+            name = name[:-1] if name in ("weights", "delays") else name
+            values = self._column(name)
+            array = np.full(self.shape, np.nan)
+            flat = self._pre * self.shape[1] + self._post
+            if multiple_synapses in ("last", "first"):
+                order = slice(None) if multiple_synapses == "last" else slice(None, None, -1)
+                array.ravel()[flat[order]] = values[order]
+            else:
+                op = combine[multiple_synapses]
+                uniq, inverse = np.unique(flat, return_inverse=True)
+                if op is np.add:
+                    acc = np.bincount(inverse, weights=values, minlength=uniq.size)
+                else:
+                    acc = np.full(uniq.size, np.nan)
+                    op.at(acc, inverse, values)
+                array.ravel()[uniq] = acc
+            out.append(array)
+        return out
+
+    def _set_attributes(self, parameter_space):
+        self._flush()
+        parameter_space.evaluate(mask=(self._pre, self._post))
+        for name, value in parameter_space.items():
+            if name not in ("weight", "delay"):
+                raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
+                                                       ["weight", "delay"])
+            value = np.broadcast_to(np.asarray(value, float), self._pre.shape)
+            self._set_values(name, np.arange(self._pre.size), value)
+
+    def _set_values(self, name, index, value):
+        pre, post, weight, steps = (a.copy() for a in self._arrays)
+        if name == "weight":
+            self._check_weights(value)
+            weight[index] = value
+        else:
+            steps[index] = delays_to_steps(value)
+        self._arrays = (pre, post, weight, steps)
+        self.version += 1
+        simulator.state.mark_changed()
+
+    def save(self, attribute_names, file, format="list", gather=True, with_address=True):
+        self._flush()
+        return super().save(attribute_names, file, format, gather, with_address)
+
+
+def _populations(cell_set):
+    if isinstance(cell_set, common.Assembly):
+        return [p.grandparent if isinstance(p, common.PopulationView) else p
+                for p in cell_set.populations]
+    if isinstance(cell_set, common.PopulationView):
+        return [cell_set.grandparent]
+    return [cell_set]
+
+
+def delays_to_steps(delay):
+    """Delays (ms) to whole steps: range-checked, off-grid values rounded with a warning."""
+    state = simulator.state
+    delay = np.asarray(delay, dtype=float)
+    if delay.size == 0:
+        return np.zeros(delay.shape, np.int64)
+    lo = state.min_delay_or_dt
+    hi = state.max_delay
+    bad = ~np.isfinite(delay) | (delay < lo - 1e-9 * state.dt)
+    if hi != "auto":
+        bad |= delay > hi + 1e-9 * state.dt
+    if bad.any():
+        upper = "" if hi == "auto" else f" and <= max_delay = {hi} ms"
+        raise errors.ConnectionError(
+            f"delay = {delay[bad].ravel()[0]!r} ms is not allowed: delays must be >= "
+            f"{'min_delay' if state.min_delay != 'auto' else 'the time step'} = {lo} ms{upper}"
+        )
+    exact = delay / state.dt
+    steps = np.rint(exact).astype(np.int64)
+    off = np.abs(exact - steps) > 1e-6
+    if off.any():
+        warnings.warn(
+            f"delay = {delay[off].ravel()[0]!r} ms is not a multiple of the time step "
+            f"({state.dt} ms): {off.sum()} delay(s) rounded to the nearest step",
+            stacklevel=4,
+        )
+    return np.maximum(steps, 1)

@@ -1,0 +1,133 @@
+"""Recorder of pynn_leaky: host-side buffers filled chunk by chunk by the run loop.
+
+PyNN's own ``pyNN.recording`` builds the Neo objects; this class only hands back
+``(ids, times)`` for spikes and ``(values[n_samples, n_cells], None)`` for signals.
+"""
+
+import numpy as np
+import quantities as pq
+from pyNN import errors, recording
+
+from . import simulator
+
+
+class Recorder(recording.Recorder):
+    _simulator = simulator
+
+    def __init__(self, population, file=None):
+        super().__init__(population, file)
+        self._clear_buffers()
+
+    def _clear_buffers(self):
+        self._signals = {}  # variable name -> list of (ids, first step, values[n, len(ids)])
+        self._spikes = []  # list of (ids, steps) arrays
+        self._first_step = None  # first sample step of the signals in this window
+
+    def record(self, variables, ids, sampling_interval=None, locations=None):
+        if sampling_interval is not None:
+            steps = sampling_interval / self._simulator.state.dt
+            if not (np.isfinite(steps) and steps >= 1 - 1e-9 and abs(steps - round(steps)) < 1e-6):
+                raise errors.InvalidParameterValueError(
+                    f"sampling_interval = {sampling_interval!r} ms is not allowed: it must be a "
+                    f"multiple of the time step ({self._simulator.state.dt} ms)"
+                )
+        names = [variables] if isinstance(variables, str) else list(variables)
+        if names == ["all"]:
+            names = list(self.population.celltype.recordable)
+        for name in names:
+            if not self.population.can_record(name):
+                raise errors.RecordingError(name, self.population.celltype)
+        super().record(names, ids, sampling_interval, locations)
+
+    def _record(self, variable, new_ids, sampling_interval=None):
+        if sampling_interval is not None:
+            self.sampling_interval = sampling_interval
+        self._simulator.state.mark_changed()
+
+    @property
+    def sampling_steps(self):
+        return max(1, int(round(self.sampling_interval / self._simulator.state.dt)))
+
+    # -- filled by the run loop ------------------------------------------------------
+    def _start_window(self, step):
+        if self._first_step is None:
+            self._first_step = step
+            self._recording_start_time = step * self._simulator.state.dt * pq.ms
+
+    def _add_samples(self, name, ids, first_step, values):
+        if values.shape[0]:
+            self._signals.setdefault(name, []).append((ids, first_step, values))
+
+    def _add_spikes(self, ids, steps):
+        if ids.size:
+            self._spikes.append((ids, steps))
+
+    # -- read by pyNN.recording ------------------------------------------------------
+    def _get_spiketimes(self, ids, clear=False):
+        all_ids, steps = self._spike_arrays()
+        mask = np.isin(all_ids, np.asarray(ids, dtype=np.int64))
+        return all_ids[mask], steps[mask] * self._simulator.state.dt
+
+    def _spike_arrays(self):
+        if not self._spikes:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return (
+            np.concatenate([i for i, _ in self._spikes]),
+            np.concatenate([s for _, s in self._spikes]),
+        )
+
+    def _get_all_signals(self, variable, ids, clear=False):
+        blocks = self._signals.get(variable.name, [])
+        ids = np.asarray(ids, dtype=np.int64)
+        if not blocks:
+            return np.zeros((0, ids.size)), None
+        s = self.sampling_steps
+        first = self._first_step
+        last = max(b[1] + (b[2].shape[0] - 1) * s for b in blocks)
+        n = (last - first) // s + 1
+        out = np.full((n, ids.size), np.nan)
+        for block_ids, block_first, values in blocks:
+            cols = np.searchsorted(block_ids, ids)
+            cols = np.minimum(cols, block_ids.size - 1)
+            found = block_ids[cols] == ids
+            row0 = (block_first - first) // s
+            out[row0 : row0 + values.shape[0], found] = values[:, cols[found]]
+        return out, None
+
+    def _local_count(self, variable, filter_ids=None):
+        ids = np.fromiter(self.filter_recorded(variable, filter_ids), dtype=np.int64)
+        all_ids, _ = self._spike_arrays()
+        counts = np.bincount(np.searchsorted(np.sort(ids), all_ids[np.isin(all_ids, ids)]),
+                             minlength=ids.size)
+        return {int(i): int(c) for i, c in zip(np.sort(ids), counts)}
+
+    def _clear_simulator(self):
+        step = self._simulator.state.step
+        kept = None
+        if self._first_step is not None and step > 0:
+            kept = self._last_samples(step)
+        self._clear_buffers()
+        if kept is not None:
+            # The sample at the current time opens the new window (times stay exact).
+            self._start_window(step)
+            for name, (ids, values) in kept.items():
+                self._add_samples(name, ids, step, values)
+
+    def _last_samples(self, step):
+        s = self.sampling_steps
+        if (step - self._first_step) % s:
+            return None
+        kept = {}
+        for name, blocks in self._signals.items():
+            ids, first, values = blocks[-1]
+            if first + (values.shape[0] - 1) * s == step:
+                kept[name] = (ids, values[-1:].copy())
+        return kept
+
+    def _reset(self):
+        self._clear_buffers()
+        self._simulator.state.mark_changed()
+
+    def store_to_cache(self, annotations=None):
+        super().store_to_cache(annotations)
+        self._clear_buffers()

@@ -1,0 +1,152 @@
+"""Simulator state of pynn_leaky: time, settings, the network registry and the run loop.
+
+Time is kept as an integer step counter; milliseconds exist only at this boundary.
+"""
+
+import sys
+import time as _time
+
+import numpy as np
+from pyNN import common, errors
+
+name = "pynn_leaky"
+
+
+class NumericalError(ArithmeticError):
+    """The simulated state became non-finite (NaN or infinite)."""
+
+
+class ID(int, common.IDMixin):
+    def __init__(self, n):
+        int.__init__(n)
+        common.IDMixin.__init__(self)
+
+
+class State(common.control.BaseState):
+    """Global state: settings from setup(), objects of the network, the engine run."""
+
+    def __init__(self):
+        super().__init__()
+        self.mpi_rank = 0
+        self.num_processes = 1
+        self.initialized = False
+        self.dt = 0.1
+        self.min_delay = "auto"
+        self.max_delay = "auto"
+        self.rng_seed = 0
+        self.precision = "float64"
+        self.progress = True
+        self.chunk_steps = 1000
+        self.clear()
+
+    # -- registry --------------------------------------------------------------------
+    def clear(self):
+        """Forget the whole network (setup() and end())."""
+        self.populations = []
+        self.projections = []
+        self.current_sources = []
+        self.recorders = set()
+        self.write_on_end = []
+        self.id_counter = 0
+        self.segment_counter = -1
+        self.network = None  # the engine-side network, built lazily at run()
+        self.engine_state = None
+        self.reset()
+
+    def mark_changed(self):
+        """Something in the network changed: the engine data are rebuilt at the next run."""
+        self.changed = True
+
+    def reset(self):
+        """Time and state back to their initial values; parameters and connections stay."""
+        self.running = False
+        self.step = 0
+        self.t_start = 0
+        self.segment_counter += 1
+        self.engine_state = None
+        self.changed = True
+        for source in self.current_sources:
+            source_trace = getattr(source, "_trace", None)
+            if source_trace is not None:
+                source_trace.clear()
+        for recorder in self.recorders:
+            recorder._clear_buffers()
+
+    # -- time ------------------------------------------------------------------------
+    @property
+    def t(self):
+        return self.step * self.dt
+
+    @property
+    def min_delay_or_dt(self):
+        return self.dt if self.min_delay == "auto" else self.min_delay
+
+    def steps_of(self, duration):
+        """Number of whole steps in `duration` ms (rounded, with a tolerance of dt/1000)."""
+        return int(np.rint(duration / self.dt))
+
+    def effective_min_delay(self):
+        if self.min_delay != "auto":
+            return self.min_delay
+        delays = [p._min_delay_steps() for p in self.projections if len(p) > 0]
+        return (min(delays) if delays else 1) * self.dt
+
+    def effective_max_delay(self):
+        if self.max_delay != "auto":
+            return self.max_delay
+        delays = [p._max_delay_steps() for p in self.projections if len(p) > 0]
+        return (max(delays) if delays else 1) * self.dt
+
+    # -- running ---------------------------------------------------------------------
+    def run(self, simtime):
+        self.run_until(self.t + simtime)
+
+    def run_until(self, tstop):
+        if not self.initialized:
+            raise errors.NotImplementedError(
+                "pynn_leaky: call setup() before running the simulation"
+            )
+        n_steps = int(np.rint((tstop - self.t) / self.dt))
+        if n_steps < 0:
+            raise ValueError(
+                f"Time {tstop:g} ms is in the past (current time {self.t:g} ms): "
+                "the run duration must be >= 0"
+            )
+        from . import _build
+
+        if self.changed or self.network is None:
+            self.network = _build.build(self, self.network)
+            self.changed = False
+        self.running = True
+        self.network.start_recording(self)
+        self.network.advance(self, n_steps)
+
+    def current_source_trace(self, source):
+        from . import _build
+
+        return _build.current_source_trace(self, source)
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, enabled, total_steps, dt):
+        self.enabled = enabled and total_steps > 0 and sys.stderr.isatty()
+        self.total, self.dt, self.t0 = total_steps, dt, _time.perf_counter()
+
+    def update(self, done):
+        if not self.enabled:
+            return
+        frac = done / self.total
+        bar = "#" * int(30 * frac)
+        elapsed = _time.perf_counter() - self.t0
+        sys.stderr.write(
+            f"\rpynn_leaky [{bar:<30}] {100 * frac:5.1f}% "
+            f"{done * self.dt:.1f}/{self.total * self.dt:.1f} ms {elapsed:.1f} s"
+        )
+        if done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+state = State()
