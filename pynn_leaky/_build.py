@@ -287,14 +287,15 @@ class Network:
     # -- state -----------------------------------------------------------------------
     def initial_state(self):
         values = {v: self._initial(v) for v in _SIGNALS}
-        return self._state_from_arrays(values, np.zeros((self.syn_layout.ring, self.syn_layout.n_target)))
+        ring = np.zeros((self.syn_layout.ring, self.syn_layout.n_target))
+        return self._state_from_arrays(values, ring, np.zeros(self.n_spiking, np.int32))
 
     def _initial(self, variable):
         parts = [np.broadcast_to(p.initial_values[variable].evaluate(simplify=False), (p.size,))
                  for p in self.leaky]
         return np.concatenate(parts).astype(float) if parts else np.zeros(0)
 
-    def _state_from_arrays(self, values, ring):
+    def _state_from_arrays(self, values, ring, pending):
         groups, start = [], 0
         for g in self.groups:
             groups.append(el.LeakyState(*[jnp.asarray(values[v][start:start + g.n], self.dtype)
@@ -302,6 +303,7 @@ class Network:
             start += g.n
         return engine.State(groups=tuple(groups),
                             ring=jnp.asarray(ring.ravel(), self.dtype),
+                            pending=jnp.asarray(pending, jnp.int32),
                             first_bad=jnp.asarray(-1, jnp.int32))
 
     def cell_arrays(self, st):
@@ -309,21 +311,27 @@ class Network:
                 if st.groups else np.zeros(0) for v in _SIGNALS}
 
     def carry_state(self, old, old_state, step):
-        """State of `old` (at `step`) mapped onto this network's cells and ring buffer."""
+        """State of `old` (at `step`) mapped onto this network's cells, ring and spikes."""
         values = {v: self._initial(v) for v in _SIGNALS}
         old_values = old.cell_arrays(old_state)
         old_ring = np.asarray(old_state.ring).reshape(old.syn_layout.ring, 2, old.n_cells)
         ring = np.zeros((self.syn_layout.ring, 2, self.n_cells))
-        pending = step + 1 + np.arange(old.syn_layout.ring - 1)
+        due = step + 1 + np.arange(old.syn_layout.ring - 1)  # slots still to be read
         for p in self.leaky:
             if id(p) not in old.cell_offset:
                 continue
             a, b = old.cell_offset[id(p)], self.cell_offset[id(p)]
             for v in _SIGNALS:
                 values[v][b:b + p.size] = old_values[v][a:a + p.size]
-            ring[pending % self.syn_layout.ring, :, b:b + p.size] = \
-                old_ring[pending % old.syn_layout.ring, :, a:a + p.size]
-        return values, ring
+            ring[due % self.syn_layout.ring, :, b:b + p.size] = \
+                old_ring[due % old.syn_layout.ring, :, a:a + p.size]
+        old_pending = np.asarray(old_state.pending)
+        pending = np.zeros(self.n_spiking, np.int32)
+        for p in self.arrays + self.poisson:
+            if id(p) in old.spike_offset:
+                a, b = old.spike_offset[id(p)], self.spike_offset[id(p)]
+                pending[b:b + p.size] = old_pending[a:a + p.size]
+        return values, ring.reshape(self.syn_layout.ring, -1), pending
 
     def apply_pending(self, st):
         """Values given to initialize() while running replace the current state."""
@@ -334,18 +342,21 @@ class Network:
             for v, arr in p._pending_state.items():
                 values[v][self.cell_offset[id(p)]:self.cell_offset[id(p)] + p.size] = arr
             p._pending_state = {}
-        return self._state_from_arrays(values, np.asarray(st.ring))
+        return self._state_from_arrays(values, np.asarray(st.ring), np.asarray(st.pending))
 
     # -- running ---------------------------------------------------------------------
     def start_recording(self, state):
         """Open recording windows; the first sample of a window is the current state."""
-        current = None
+        current, opened = None, set()
         for recorder, name, cols, ids in self.rec_map:
-            if name == "spikes" or recorder._first_step is not None:
+            if name == "spikes":
+                continue
+            if recorder._first_step is not None and id(recorder) not in opened:
                 continue
             if current is None:
                 current = self.cell_arrays(state.engine_state)
             recorder._start_window(state.step)
+            opened.add(id(recorder))
             idx = np.asarray(self.rec_index[name][cols], np.int64)
             recorder._add_samples(name, ids, state.step, current[name][idx][None, :])
 
@@ -416,8 +427,7 @@ def build(state, old):
     if state.engine_state is None:
         st = net.initial_state()
     elif old is not None:
-        values, ring = net.carry_state(old, state.engine_state, state.step)
-        st = net._state_from_arrays(values, ring)
+        st = net._state_from_arrays(*net.carry_state(old, state.engine_state, state.step))
     else:  # pragma: no cover - engine state without a network cannot happen
         st = net.initial_state()
     state.engine_state = net.apply_pending(st)

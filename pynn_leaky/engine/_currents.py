@@ -50,7 +50,7 @@ def source_values(tables: CurrentTables, k, dt, key):
         idx >= 0, jnp.take_along_axis(st.amps, jnp.maximum(idx, 0)[:, None], 1)[:, 0], 0.0
     )
     ac = tables.ac
-    t = k * dt
+    t = (k - ac.start) * dt  # PyNN: the phase is measured from the source's start
     ac_vals = ac.offset + ac.amplitude * jnp.sin(
         2.0 * jnp.pi * ac.frequency * t * 1e-3 + jnp.deg2rad(ac.phase)
     )

@@ -71,7 +71,8 @@ class Params(NamedTuple):
 
 class State(NamedTuple):
     groups: tuple  # of _leaky.LeakyState
-    ring: jax.Array  # (L * n_target,) pending synaptic input
+    ring: jax.Array  # (L * n_target,) synaptic input due in the next steps
+    pending: jax.Array  # (n_spiking,) int32 spikes emitted at the current step, not yet delivered
     first_bad: jax.Array  # () int32, first step with non-finite state, -1 if none
 
 
@@ -100,6 +101,7 @@ def init_state(layout: Layout, params: Params, initial_v=None) -> State:
     return State(
         groups=tuple(groups),
         ring=jnp.zeros((s.ring * s.n_target,), dtype),
+        pending=jnp.zeros((layout.n_spiking,), jnp.int32),
         first_bad=jnp.asarray(-1, jnp.int32),
     )
 
@@ -119,7 +121,13 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
     n_cells, k1 = layout.n_cells, k + 1
     syn = layout.synapses
 
-    # Spikes emitted at k + 1 (they carry the time t_{k+1}).
+    # Writes first (clear the slot read last step, deliver the spikes emitted at k), then
+    # read the input arriving at k + 1: this order keeps the ring buffer update in place.
+    ring = _synapses.clear_slot(state.ring, k, syn)
+    ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn)
+    arrivals = _synapses.read_slot(ring, k1, syn)
+
+    # Spikes emitted at k + 1 (they carry the time t_{k+1}); delivered next step.
     counts = jnp.concatenate(
         [
             _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
@@ -128,9 +136,6 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
             ),
         ]
     )
-
-    # Input arriving at k + 1, then the cells' step, then the new spikes into the ring.
-    arrivals, ring = _synapses.read_slot(state.ring, k1, syn)
     values = _currents.source_values(
         params.currents, k, params.dt, jax.random.fold_in(key, _CURRENTS)
     )
@@ -152,13 +157,12 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
             )
         )
         start += g.n
-    ring = _synapses.deliver(params.synapses, ring, counts, k1, syn)
 
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(s.v)) for s in new_groups])) if (
         new_groups
     ) else jnp.asarray(True)
     first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
-    new_state = State(groups=tuple(new_groups), ring=ring, first_bad=first_bad)
+    new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad)
     return new_state, _record(layout, params.recording, new_state, counts, values)
 
 
@@ -182,23 +186,24 @@ def _record(layout, rec: Recording, state: State, counts, values):
 def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     """Advance ``n_active`` (<= layout.chunk) steps from step ``k0``.
 
-    Returns the new state and per-step :class:`Outputs` of length ``layout.chunk``;
-    rows at and beyond ``n_active`` are not meaningful.
+    Returns the new state and per-step :class:`Outputs` with ``layout.chunk`` rows;
+    rows at and beyond ``n_active`` are zeros. The loop has a dynamic trip count, so
+    runs of any length reuse one compiled program and no step is wasted.
     """
     prepared = _prepare(layout, params)
+    shapes = jax.eval_shape(lambda st: _step(layout, params, prepared, st, k0)[1], state)
+    buffers = jax.tree.map(lambda s: jnp.zeros((layout.chunk,) + s.shape, s.dtype), shapes)
 
-    def advance(st, k):
-        return _step(layout, params, prepared, st, k)
+    def body(carry):
+        j, st, outs = carry
+        st, out = _step(layout, params, prepared, st, k0 + j)
+        outs = jax.tree.map(lambda b, o: lax.dynamic_update_index_in_dim(b, o, j, 0), outs, out)
+        return j + 1, st, outs
 
-    def idle(st, k):
-        # Past the end of the run: state unchanged, outputs shaped like advance()'s.
-        shapes = jax.eval_shape(advance, st, k)[1]
-        return st, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-
-    def body(st, j):
-        return lax.cond(j < n_active, advance, idle, st, k0 + j)
-
-    return lax.scan(body, state, jnp.arange(layout.chunk, dtype=jnp.int32))
+    _, state, outs = lax.while_loop(
+        lambda c: c[0] < n_active, body, (jnp.asarray(0, jnp.int32), state, buffers)
+    )
+    return state, outs
 
 
 def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):

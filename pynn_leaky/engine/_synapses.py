@@ -3,8 +3,8 @@
 The ring buffer holds, for each of the next ``L`` steps, the summed weight arriving at
 each target (``target = receptor * n_cells + cell``). A spike emitted at step k through
 a synapse of ``d`` steps adds its weight to slot ``(k + d) % L``; slot ``k % L`` is read
-and cleared when step k is reached. ``L = max_delay_steps + 1`` keeps the slot being
-read distinct from every slot being written.
+when step k is reached and cleared one step later. ``L = max_delay_steps + 1`` keeps
+the slot being read distinct from every slot being written.
 """
 
 from typing import NamedTuple
@@ -36,11 +36,19 @@ class SynapseLayout(NamedTuple):
 
 
 def read_slot(buffer, k, layout: SynapseLayout):
-    """Return (arrivals at step k (n_target,), buffer with that slot cleared)."""
+    """Arrivals at step k, shape (n_target,). The slot is cleared by :func:`clear_slot`."""
     start = (k % layout.ring) * layout.n_target
-    row = lax.dynamic_slice(buffer, (start,), (layout.n_target,))
-    cleared = lax.dynamic_update_slice(buffer, jnp.zeros_like(row), (start,))
-    return row, cleared
+    return lax.dynamic_slice(buffer, (start,), (layout.n_target,))
+
+
+def clear_slot(buffer, k, layout: SynapseLayout):
+    """Zero the slot of step k (read during the previous step).
+
+    Within one step all writes to the buffer (this clear, then :func:`deliver`) come
+    before the read: XLA then updates the buffer in place instead of copying it.
+    """
+    start = (k % layout.ring) * layout.n_target
+    return lax.dynamic_update_slice(buffer, jnp.zeros((layout.n_target,), buffer.dtype), (start,))
 
 
 def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout):
