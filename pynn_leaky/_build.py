@@ -11,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from pyNN import common
-from pyNN.recording import Variable
 
 from . import engine
 from .engine import currents as ec
@@ -99,7 +98,9 @@ class Network:
             n_array=self.n_array,
             array_kmax=kmax,
             n_poisson=self.n_spiking - self.n_array,
-            poisson_terms=es.poisson_terms(float(np.max(poisson.rate, initial=0.0)) * state.dt * 1e-3),
+            poisson_terms=es.poisson_terms(
+                float(np.max(poisson.rate, initial=0.0)) * state.dt * 1e-3
+            ),
             synapses=self.syn_layout,
             chunk=self._chunk(state),
             n_rec=tuple(len(self.rec_index[v]) for v in (*_SIGNALS, "spikes")),
@@ -278,7 +279,6 @@ class Network:
                 start = len(cols)
                 cols.extend((offsets[id(p)] + ids - int(p.first_id)).tolist())
                 self.rec_map.append((p.recorder, variable.name, slice(start, len(cols)), ids))
-        self.recording_pops = {id(r): r for r, *_ in self.rec_map}
 
     def _chunk(self, state):
         width = sum(len(v) for v in self.rec_index.values()) + len(self.sources)
@@ -443,11 +443,7 @@ def current_source_trace(state, source):
     out[: min(values.size, n)] = values[:n]
     if values.size < n and state.network is not None and source in state.network.source_order:
         net = state.network
-        i = net.source_order.index(source)
-        key = jax.random.fold_in(jax.random.wrap_key_data(net.params.key), 3)
-        last = ec.source_values(net.params.currents, state.step, net.params.dt, key)
-        out[-1] = float(last[i])
+        last = engine.current_values(net.params, state.step)
+        out[-1] = float(last[net.source_order.index(source)])
     return np.arange(n) * state.dt, out
 
-
-__all__ = ["Network", "build", "current_source_trace", "Variable"]

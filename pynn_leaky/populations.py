@@ -1,8 +1,8 @@
 """Population, PopulationView and Assembly of pynn_leaky (parameters live on the host)."""
 
 import numpy as np
-from pyNN import common, errors
 from lazyarray import larray as LazyArray
+from pyNN import common, errors
 from pyNN.parameters import ParameterSpace, simplify
 from pyNN.standardmodels import StandardCellType
 
@@ -63,7 +63,7 @@ class Population(common.Population):
     _recorder_class = Recorder
     _assembly_class = Assembly
 
-    def __init__(self, size, cellclass, cellparams=None, structure=None, initial_values={},
+    def __init__(self, size, cellclass, cellparams=None, structure=None, initial_values={},  # noqa: B006 (PyNN)
                  label=None):
         if not simulator.state.initialized:
             raise errors.NotImplementedError(

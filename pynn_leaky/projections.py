@@ -8,8 +8,6 @@ import warnings
 
 import numpy as np
 from pyNN import common, errors
-from pyNN.core import is_listlike
-from pyNN.parameters import ParameterSpace
 from pyNN.space import Space
 
 from . import _connect, simulator
@@ -57,7 +55,7 @@ class Projection(common.Projection):
     _static_synapse_class = StaticSynapse
 
     def __init__(self, presynaptic_population, postsynaptic_population, connector,
-                 synapse_type=None, source=None, receptor_type=None, space=Space(), label=None):
+                 synapse_type=None, source=None, receptor_type=None, space=Space(), label=None):  # noqa: B008
         if not simulator.state.initialized:
             raise errors.NotImplementedError("pynn_leaky: call setup() before creating projections")
         for cell_set in (presynaptic_population, postsynaptic_population):
@@ -86,7 +84,8 @@ class Projection(common.Projection):
                 "use StaticSynapse"
             )
         self._chunks = []
-        self._arrays = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+        empty = np.zeros(0, np.int64)
+        self._arrays = (empty, empty, np.zeros(0), empty)
         self.version = 0
         if not _connect.connect_fast(connector, self):
             connector.connect(self)

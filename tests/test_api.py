@@ -558,7 +558,7 @@ def test_initialize_between_runs_replaces_state():
     sim.run(5.0)
     v = signal(p.get_data(), "v").magnitude
     t = np.arange(51)[:, None] * DT
-    np.testing.assert_allclose(v[:51], relax(t, 0.0, 1.0, 10.0), atol=TOL)  # t = 5 already taken
+    np.testing.assert_allclose(v[:51], relax(t, np.zeros(2), 1.0, 10.0), atol=TOL)  # t = 5 kept
     np.testing.assert_allclose(v[51:], relax(t[1:], np.array([-3.0, 4.0]), 1.0, 10.0), atol=TOL)
     sim.reset()  # and reset() goes back to the last initialize()d values
     sim.run(1.0)

@@ -10,14 +10,35 @@ from . import _sources as sources
 from . import _synapses as synapses
 from ._network import (
     RECORDABLE as RECORDABLE,
+)
+from ._network import (
     GroupLayout as GroupLayout,
+)
+from ._network import (
     Layout as Layout,
+)
+from ._network import (
     Outputs as Outputs,
+)
+from ._network import (
     Params as Params,
+)
+from ._network import (
     Recording as Recording,
+)
+from ._network import (
     State as State,
+)
+from ._network import (
+    current_values as current_values,
+)
+from ._network import (
     init_state as init_state,
+)
+from ._network import (
     run_chunk as run_chunk,
+)
+from ._network import (
     simulate as simulate,
 )
 
@@ -29,6 +50,7 @@ __all__ = [
     "Params",
     "Recording",
     "State",
+    "current_values",
     "currents",
     "init_state",
     "leaky",

@@ -136,9 +136,7 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
             ),
         ]
     )
-    values = _currents.source_values(
-        params.currents, k, params.dt, jax.random.fold_in(key, _CURRENTS)
-    )
+    values = current_values(params, k)
     i_inj = _currents.injected(params.currents, values, n_cells)
     noise_key = jax.random.fold_in(jax.random.fold_in(key, _NOISE), k)
     new_groups, start = [], 0
@@ -164,6 +162,12 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
     first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad)
     return new_state, _record(layout, params.recording, new_state, counts, values)
+
+
+def current_values(params: Params, k):
+    """Value (nA) of every current source at step k (held over (t_k, t_k + dt])."""
+    key = jax.random.fold_in(jax.random.wrap_key_data(params.key), _CURRENTS)
+    return _currents.source_values(params.currents, k, params.dt, key)
 
 
 def _concat(groups, field, dtype):
