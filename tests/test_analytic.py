@@ -13,6 +13,7 @@ later.
 
 import numpy as np
 import pytest
+from pyNN.parameters import Sequence
 
 import pynn_leaky as sim
 
@@ -86,8 +87,9 @@ def test_step_response_from_other_initial_value():
     sim.run(40.0)
     _, v = signal(cells, "v")
     t = np.arange(401) * DT
-    np.testing.assert_allclose(v[:, 0], step_response(t, -70.0, 10.0, 0.3, 8.0, v0=-50.0),
-                               rtol=0, atol=TOL_F64)
+    np.testing.assert_allclose(
+        v[:, 0], step_response(t, -70.0, 10.0, 0.3, 8.0, v0=-50.0), rtol=0, atol=TOL_F64
+    )
 
 
 # -- (b) one spike through one synapse ---------------------------------------------------
@@ -117,8 +119,13 @@ def test_single_spike_psc_and_psp(receptor, w, tau, tau_syn):
     for_i = sim.Population(1, sim.LeakyIntegrator(**params))
     for target in (for_v, for_i):
         target.initialize(v=V_rest)
-        sim.Projection(src, target, sim.OneToOneConnector(),
-                       sim.StaticSynapse(weight=w, delay=DELAY), receptor_type=receptor)
+        sim.Projection(
+            src,
+            target,
+            sim.OneToOneConnector(),
+            sim.StaticSynapse(weight=w, delay=DELAY),
+            receptor_type=receptor,
+        )
     for_v.record("v")
     for_i.record(isyn)
     sim.run(60.0)
@@ -132,8 +139,9 @@ def test_single_spike_psc_and_psp(receptor, w, tau, tau_syn):
     np.testing.assert_allclose(i_rec[:, 0], psc(s, w, tau_syn), rtol=0, atol=1e-12)
     assert i_rec[K_ARRIVE - 1, 0] == 0.0 and i_rec[K_ARRIVE, 0] == w
 
-    np.testing.assert_allclose(v_rec[:, 0], V_rest + psp(s, R, w, tau, tau_syn),
-                               rtol=0, atol=TOL_F64)
+    np.testing.assert_allclose(
+        v_rec[:, 0], V_rest + psp(s, R, w, tau, tau_syn), rtol=0, atol=TOL_F64
+    )
     # v(t_s + d) is not affected yet, v(t_s + d + dt) is.
     assert np.all(v_rec[: K_ARRIVE + 1, 0] == V_rest)
     assert v_rec[K_ARRIVE + 1, 0] != V_rest
@@ -212,6 +220,72 @@ def test_delays_are_not_averaged_within_one_target():
     np.testing.assert_allclose(isyn[:, 0], expected, rtol=0, atol=1e-12)
 
 
+def test_many_sources_many_delays_superpose():
+    """30 sources (some spiking in the same step, some twice in one step) onto 20 cells
+    through random on-grid delays and weights, both receptors: isyn and v are the sums of
+    the single-synapse solutions."""
+    rng = np.random.default_rng(2024)
+    n_src, n_cells, n_steps = 30, 20, 400
+    tau, tau_E, tau_I, R = 10.0, 3.0, 7.0, 2.0
+    spike_steps = [
+        np.sort(rng.choice(np.arange(1, 150), size=rng.integers(0, 6))) for _ in range(n_src)
+    ]
+    spike_steps[0] = np.array([20, 20, 21])  # a repeated time: two spikes in one step
+    for i in range(1, 12):
+        spike_steps[i] = np.append(spike_steps[i], 50)  # many sources in one step
+        spike_steps[i].sort()
+    times = [[round(k * DT, 10) for k in steps] for steps in spike_steps]
+    src = sim.Population(n_src, sim.SpikeSourceArray(spike_times=[Sequence(t) for t in times]))
+    cells_v = sim.Population(
+        n_cells, sim.LeakyIntegrator(tau=tau, tau_syn_E=tau_E, tau_syn_I=tau_I, R=R)
+    )
+    cells_i = sim.Population(
+        n_cells, sim.LeakyIntegrator(tau=tau, tau_syn_E=tau_E, tau_syn_I=tau_I, R=R)
+    )
+    synapses = {}
+    for receptor, sign in (("excitatory", 1.0), ("inhibitory", -1.0)):
+        pairs = np.argwhere(rng.random((n_src, n_cells)) < 0.4)
+        delays = rng.integers(1, 60, size=len(pairs))
+        weights = sign * rng.uniform(0.05, 1.0, size=len(pairs))
+        conns = [
+            (int(i), int(j), float(w), round(d * DT, 10))
+            for (i, j), w, d in zip(pairs, weights, delays)
+        ]
+        synapses[receptor] = (pairs, weights, delays)
+        for cells in (cells_v, cells_i):
+            sim.Projection(
+                src,
+                cells,
+                sim.FromListConnector(conns, column_names=["weight", "delay"]),
+                receptor_type=receptor,
+            )
+    cells_v.record("v")
+    cells_i.record(["isyn_exc", "isyn_inh"])
+    sim.run(n_steps * DT)
+
+    k = np.arange(n_steps + 1)[:, None]
+    expected = {"isyn_exc": 0.0, "isyn_inh": 0.0, "v": 0.0}
+    for receptor, tau_syn, name in (
+        ("excitatory", tau_E, "isyn_exc"),
+        ("inhibitory", tau_I, "isyn_inh"),
+    ):
+        pairs, weights, delays = synapses[receptor]
+        arrivals = np.zeros((n_steps + 1, n_cells))  # summed weight arriving at each step
+        for (i, j), w, d in zip(pairs, weights, delays):
+            for s in spike_steps[i]:
+                if s + d <= n_steps:
+                    arrivals[s + d, j] += w
+        for k_arr in np.flatnonzero(arrivals.any(axis=1)):
+            s = (k - k_arr) * DT
+            expected[name] = expected[name] + psc(s, arrivals[k_arr], tau_syn)
+            expected["v"] = expected["v"] + psp(s, R, arrivals[k_arr], tau, tau_syn) * (s >= 0)
+    for name in ("isyn_exc", "isyn_inh"):
+        _, rec = signal(cells_i, name)
+        np.testing.assert_allclose(rec, expected[name], rtol=0, atol=1e-10, err_msg=name)
+    _, v = signal(cells_v, "v")
+    np.testing.assert_allclose(v, expected["v"], rtol=0, atol=TOL_F64)
+
+
 # -- (d) explicit methods converge with their order --------------------------------------
 
 ORDERS = {"euler": 1, "rk2": 2, "rk4": 4}
@@ -223,10 +297,13 @@ def _max_error(dt):
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))  # on the grid of every dt
     pops = {}
     for method in ("exp_auto", *ORDERS):
-        pops[method] = sim.Population(1, sim.LeakyIntegrator(
-            method=method, tau=tau, tau_syn_E=tau_syn, R=R, i_offset=i_offset))
-        sim.Projection(src, pops[method], sim.OneToOneConnector(),
-                       sim.StaticSynapse(weight=w, delay=1.0))
+        pops[method] = sim.Population(
+            1,
+            sim.LeakyIntegrator(method=method, tau=tau, tau_syn_E=tau_syn, R=R, i_offset=i_offset),
+        )
+        sim.Projection(
+            src, pops[method], sim.OneToOneConnector(), sim.StaticSynapse(weight=w, delay=1.0)
+        )
         pops[method].record("v")
     sim.run(20.0)
     n = int(round(20.0 / dt)) + 1
@@ -315,16 +392,16 @@ def _float32_trace(V_rest, t_stop):
     sim.setup(timestep=DT, precision="float32")
     tau, tau_syn, R, i_offset, w = 10.0, 5.0, 2.0, 0.5, 1.0
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
-    cells = sim.Population(1, sim.LeakyIntegrator(tau=tau, tau_syn_E=tau_syn, R=R,
-                                                  i_offset=i_offset, V_rest=V_rest))
+    cells = sim.Population(
+        1, sim.LeakyIntegrator(tau=tau, tau_syn_E=tau_syn, R=R, i_offset=i_offset, V_rest=V_rest)
+    )
     cells.initialize(v=V_rest)
     sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=w, delay=1.0))
     cells.record("v")
     sim.run(t_stop)
     _, v = signal(cells, "v")
     t = np.arange(v.shape[0]) * DT
-    exact = (step_response(t, V_rest, R, i_offset, tau)
-             + psp(t - 2.0, R, w, tau, tau_syn) * (t >= 2))
+    exact = step_response(t, V_rest, R, i_offset, tau) + psp(t - 2.0, R, w, tau, tau_syn) * (t >= 2)
     return v[:, 0], exact
 
 
@@ -351,7 +428,9 @@ def test_sampling_interval_gives_every_nth_sample():
     full = sim.Population(2, sim.LeakyIntegrator(**params))
     coarse = sim.Population(2, sim.LeakyIntegrator(**params))
     for cells in (full, coarse):
-        sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.5, delay=0.5))
+        sim.Projection(
+            src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.5, delay=0.5)
+        )
     full.record("v")
     coarse.record("v", sampling_interval=1.0)
     sim.run(4.5)
@@ -367,5 +446,6 @@ def test_sampling_interval_gives_every_nth_sample():
     # and the values are the analytic ones
     k = np.arange(0, 101, 10)
     exact = step_response(k * DT, 0.0, 3.0, 0.2, 7.0) + sum(
-        psp((k - ka) * DT, 3.0, 0.5, 7.0, 2.0) * (k >= ka) for ka in (8, 27))
+        psp((k - ka) * DT, 3.0, 0.5, 7.0, 2.0) * (k >= ka) for ka in (8, 27)
+    )
     np.testing.assert_allclose(v_coarse[:, 0], exact, rtol=0, atol=TOL_F64)

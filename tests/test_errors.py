@@ -165,11 +165,13 @@ def _pair():
 def test_leaky_integrator_cannot_be_presynaptic():
     src, cells = _pair()
     with raises_naming(errors.ConnectionError, "cells", "LeakyIntegrator"):
-        sim.Projection(cells, cells, sim.AllToAllConnector(),
-                       sim.StaticSynapse(weight=1.0, delay=1.0))
+        sim.Projection(
+            cells, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.0)
+        )
     with raises_naming(errors.ConnectionError, "cells"):
-        sim.Projection(cells[0:1], cells, sim.AllToAllConnector(),
-                       sim.StaticSynapse(weight=1.0, delay=1.0))
+        sim.Projection(
+            cells[0:1], cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.0)
+        )
 
 
 def test_spike_source_cannot_be_postsynaptic():
@@ -182,10 +184,12 @@ def test_spike_source_cannot_be_postsynaptic():
 def test_bad_delay(delay):
     src, cells = _pair()
     with raises_naming(errors.ConnectionError, "delay", text(delay)):
-        sim.Projection(src, cells, sim.AllToAllConnector(),
-                       sim.StaticSynapse(weight=1.0, delay=delay))
-    prj = sim.Projection(src, cells, sim.AllToAllConnector(),
-                         sim.StaticSynapse(weight=1.0, delay=0.5))
+        sim.Projection(
+            src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=delay)
+        )
+    prj = sim.Projection(
+        src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=0.5)
+    )
     with raises_naming(errors.ConnectionError, "delay", text(delay)):
         prj.set(delay=delay)
     np.testing.assert_allclose(prj.get("delay", format="array"), 0.5)
@@ -196,12 +200,14 @@ def test_delay_limits_from_setup():
     src, cells = _pair()
     for delay in (0.3, 2.5):
         with raises_naming(errors.ConnectionError, "delay", repr(delay)):
-            sim.Projection(src, cells, sim.AllToAllConnector(),
-                           sim.StaticSynapse(weight=1.0, delay=delay))
+            sim.Projection(
+                src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=delay)
+            )
     # the limits themselves are allowed
     for delay in (0.5, 2.0):
-        prj = sim.Projection(src, cells, sim.AllToAllConnector(),
-                             sim.StaticSynapse(weight=1.0, delay=delay))
+        prj = sim.Projection(
+            src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=delay)
+        )
         np.testing.assert_allclose(prj.get("delay", format="array"), delay)
 
 
@@ -209,8 +215,9 @@ def test_off_grid_delay_rounded_with_warning():
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
     cells = sim.Population(1, sim.LeakyIntegrator())
     with pytest.warns(UserWarning, match="0.26"):
-        prj = sim.Projection(src, cells, sim.AllToAllConnector(),
-                             sim.StaticSynapse(weight=1.0, delay=0.26))
+        prj = sim.Projection(
+            src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=0.26)
+        )
     assert prj.get("delay", format="list")[0][2] == pytest.approx(0.3)
     cells.record("v")
     sim.run(2.0)
@@ -224,11 +231,21 @@ def test_off_grid_delay_rounded_with_warning():
 def test_bad_weight_sign(receptor, weight):
     src, cells = _pair()
     with raises_naming(errors.ConnectionError, text(weight)):
-        sim.Projection(src, cells, sim.AllToAllConnector(),
-                       sim.StaticSynapse(weight=weight, delay=1.0), receptor_type=receptor)
+        sim.Projection(
+            src,
+            cells,
+            sim.AllToAllConnector(),
+            sim.StaticSynapse(weight=weight, delay=1.0),
+            receptor_type=receptor,
+        )
     good = -1.0 if receptor == "inhibitory" else 1.0
-    prj = sim.Projection(src, cells, sim.AllToAllConnector(),
-                         sim.StaticSynapse(weight=good, delay=1.0), receptor_type=receptor)
+    prj = sim.Projection(
+        src,
+        cells,
+        sim.AllToAllConnector(),
+        sim.StaticSynapse(weight=good, delay=1.0),
+        receptor_type=receptor,
+    )
     with raises_naming(errors.ConnectionError, text(weight)):
         prj.set(weight=weight)
     np.testing.assert_array_equal(prj.get("weight", format="array"), good)
@@ -277,10 +294,13 @@ def test_bad_setup(kwargs, named):
         sim.setup(**kwargs)
 
 
-@pytest.mark.parametrize("call, named", [
-    (lambda: sim.run(-1.0), "-1"),  # at t = 0 the target time -1 is the duration
-    (lambda: sim.run(NAN), "nan"),
-])
+@pytest.mark.parametrize(
+    "call, named",
+    [
+        (lambda: sim.run(-1.0), "-1"),  # at t = 0 the target time -1 is the duration
+        (lambda: sim.run(NAN), "nan"),
+    ],
+)
 def test_bad_run_duration(call, named):
     sim.Population(1, sim.LeakyIntegrator())
     with pytest.raises(ValueError) as info:
@@ -319,8 +339,9 @@ def _bad_set(ctx):
 
 def _bad_projection(ctx):
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
-    sim.Projection(src, ctx["cells"], sim.AllToAllConnector(),
-                   sim.StaticSynapse(weight=1.0, delay=0.01))
+    sim.Projection(
+        src, ctx["cells"], sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=0.01)
+    )
 
 
 def _bad_record(ctx):
@@ -339,20 +360,24 @@ def _bad_spike_times(ctx):
     ctx["src"].set(spike_times=[4.0, 3.0])
 
 
-@pytest.mark.parametrize("provoke, error", [
-    (_bad_set, errors.InvalidParameterValueError),
-    (_bad_projection, errors.ConnectionError),
-    (_bad_record, errors.RecordingError),
-    (_bad_run, ValueError),
-    (_bad_setup, errors.InvalidParameterValueError),
-    (_bad_spike_times, errors.InvalidParameterValueError),
-])
+@pytest.mark.parametrize(
+    "provoke, error",
+    [
+        (_bad_set, errors.InvalidParameterValueError),
+        (_bad_projection, errors.ConnectionError),
+        (_bad_record, errors.RecordingError),
+        (_bad_run, ValueError),
+        (_bad_setup, errors.InvalidParameterValueError),
+        (_bad_spike_times, errors.InvalidParameterValueError),
+    ],
+)
 def test_usable_after_error(provoke, error):
     """Run 5 ms, provoke an error, run 5 ms more: the whole trace is the analytic one."""
     tau, R, i_offset, V_rest = 10.0, 2.0, 0.5, -65.0
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[7.0]))
-    cells = sim.Population(2, sim.LeakyIntegrator(tau=tau, R=R, i_offset=i_offset, V_rest=V_rest,
-                                                  tau_syn_E=5.0))
+    cells = sim.Population(
+        2, sim.LeakyIntegrator(tau=tau, R=R, i_offset=i_offset, V_rest=V_rest, tau_syn_E=5.0)
+    )
     cells.initialize(v=V_rest)
     sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.0))
     cells.record("v")
@@ -375,8 +400,9 @@ def test_usable_after_error(provoke, error):
 def test_numerical_error_keeps_data_and_reset_recovers():
     """Explicit Euler with dt > 2 tau diverges: NumericalError names the population and
     the time; the data recorded so far is kept; after fixing tau and reset() it runs."""
-    cells = sim.Population(2, sim.LeakyIntegrator(method="euler", tau=0.01, i_offset=1.0),
-                           label="unstable")
+    cells = sim.Population(
+        2, sim.LeakyIntegrator(method="euler", tau=0.01, i_offset=1.0), label="unstable"
+    )
     cells.record("v")
     with pytest.raises(sim.NumericalError) as info:
         sim.run(100.0)
