@@ -347,16 +347,15 @@ class Network:
     # -- running ---------------------------------------------------------------------
     def start_recording(self, state):
         """Open recording windows; the first sample of a window is the current state."""
-        current, opened = None, set()
+        current = None
         for recorder, name, cols, ids in self.rec_map:
-            if name == "spikes":
+            if name == "spikes" or recorder._has_sample(name, ids, state.step):
                 continue
-            if recorder._first_step is not None and id(recorder) not in opened:
-                continue
+            recorder._start_window(state.step)
+            if (state.step - recorder._first_step) % recorder.sampling_steps:
+                continue  # between samples: the next sample comes from the run
             if current is None:
                 current = self.cell_arrays(state.engine_state)
-            recorder._start_window(state.step)
-            opened.add(id(recorder))
             idx = np.asarray(self.rec_index[name][cols], np.int64)
             recorder._add_samples(name, ids, state.step, current[name][idx][None, :])
 

@@ -93,7 +93,32 @@ def end(compatible_output=True):
     state.initialized = False
 
 
-run, run_until = common.build_run(simulator)
+_run, _run_until = common.build_run(simulator)
+
+
+def _check_time(name, value):
+    try:
+        ok = math.isfinite(value)
+    except TypeError:
+        ok = False
+    if not ok or (name == "simtime" and value < 0):
+        raise errors.InvalidParameterValueError(
+            f"{name} = {value!r} is not allowed: it must be a finite number"
+            + (" >= 0 (ms)" if name == "simtime" else " (ms), not before the current time")
+        )
+
+
+def run(simtime, callbacks=None):
+    _check_time("simtime", simtime)
+    return _run(simtime, callbacks)
+
+
+def run_until(time_point, callbacks=None):
+    _check_time("time_point", time_point)
+    return _run_until(time_point, callbacks)
+
+
+run.__doc__, run_until.__doc__ = _run.__doc__, _run_until.__doc__
 run_for = run
 reset = common.build_reset(simulator)
 initialize = common.initialize

@@ -16,6 +16,11 @@ class Assembly(common.Assembly):
 
 
 def _native_names(celltype, names):
+    unknown = [n for n in names if n not in celltype.get_parameter_names()]
+    if unknown:
+        raise errors.NonExistentParameterError(
+            unknown[0], type(celltype).__name__, celltype.get_parameter_names()
+        )
     if any(name in celltype.computed_parameters() for name in names):
         return celltype.get_native_names()
     return celltype.get_native_names(*names)
@@ -29,11 +34,16 @@ class PopulationView(common.PopulationView):
         native = self._get_native_parameters(*_native_names(self.celltype, names))
         return self.celltype.reverse_translate(native)
 
+    def _where(self):
+        return self.index_in_grandparent(np.arange(self.size))
+
     def _get_native_parameters(self, *names):
         values = {}
         for name in names:
-            value = self.parent._parameters[name]
-            values[name] = simplify(value[self.mask] if isinstance(value, np.ndarray) else value)
+            value = self.grandparent._parameters[name]
+            values[name] = simplify(
+                value[self._where()] if isinstance(value, np.ndarray) else value
+            )
         return ParameterSpace(values, shape=(self.size,))
 
     def _set_parameters(self, parameter_space):
@@ -41,7 +51,7 @@ class PopulationView(common.PopulationView):
         new = {name: value for name, value in parameter_space.items()}
         check_parameters(self.celltype, new)
         for name, value in new.items():
-            self.parent._parameters[name][self.mask] = value
+            self.grandparent._parameters[name][self._where()] = value
         simulator.state.mark_changed()
 
     def initialize(self, **initial_values):
@@ -86,8 +96,14 @@ class Population(common.Population):
             cell.parent = self
         simulator.state.id_counter += self.size
         ps = self.celltype.native_parameters
-        ps.shape = (self.size,)
-        ps.evaluate(simplify=False)
+        try:
+            ps.shape = (self.size,)
+            ps.evaluate(simplify=False)
+        except ValueError as err:
+            raise errors.InvalidDimensionsError(
+                f"a parameter of {type(self.celltype).__name__} does not fit a population of "
+                f"{self.size} cells: give a scalar or an array of length {self.size} ({err})"
+            ) from None
         self._parameters = ps.as_dict()
         check_parameters(self.celltype, self._parameters)
         self._pending_state = {}

@@ -54,6 +54,15 @@ class Recorder(recording.Recorder):
             self._first_step = step
             self._recording_start_time = step * self._simulator.state.dt * pq.ms
 
+    def _has_sample(self, name, ids, step):
+        """Whether the samples of `name` already include `step` for all of `ids`."""
+        blocks = self._signals.get(name)
+        if not blocks:
+            return False
+        last_ids, first, values = blocks[-1]
+        last = first + (values.shape[0] - 1) * self.sampling_steps
+        return last == step and np.array_equal(last_ids, ids)
+
     def _add_samples(self, name, ids, first_step, values):
         if values.shape[0]:
             self._signals.setdefault(name, []).append((ids, first_step, values))

@@ -98,11 +98,6 @@ def test_population_view_get_set():
     np.testing.assert_array_equal(p.get("i_offset"), [1, 0, 2, 0, 3, 0])
 
 
-@pytest.mark.xfail(
-    reason="bug: PopulationView._get/_set_parameters use self.parent._parameters, "
-    "which does not exist when the parent is itself a PopulationView",
-    strict=True,
-)
 def test_view_of_view_get_set():
     p = sim.Population(6, sim.LeakyIntegrator(tau=10.0))
     inner = p[1:5][1:3]  # cells 2 and 3
@@ -179,11 +174,6 @@ def test_record_several_variables_first_sample():
     np.testing.assert_array_equal(signal(p.get_data(), "v").magnitude[0], [-3.0, -3.0])
 
 
-@pytest.mark.xfail(
-    reason="bug: _build.Network.start_recording skips a recorder whose window is already open, "
-    "so a variable added to its record list mid-run gets no sample at the current step (NaN)",
-    strict=True,
-)
 def test_variable_added_to_record_list_mid_run():
     """record('isyn_exc') at t = 5 ms, while v has been recorded since 0: isyn_exc has its
     sample at 5.0 ms (as a first record() at 5 ms would) and the analytic values after."""
@@ -354,15 +344,7 @@ def test_poisson_spike_count_and_window():
     "precision",
     [
         "float64",
-        pytest.param(
-            "float32",
-            marks=pytest.mark.xfail(
-                reason="bug: engine/_sources.poisson_counts counts u > cdf with a float32 CDF "
-                "whose last entry is 0.9999995 < 1, so about 5e-7 of all draws give a burst of "
-                "`poisson_terms` spikes (5 at 50 Hz, dt = 0.1 ms) in one step",
-                strict=True,
-            ),
-        ),
+        "float32",
     ],
 )
 def test_poisson_no_impossible_bursts(precision):

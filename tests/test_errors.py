@@ -102,11 +102,6 @@ def test_unknown_parameter_name():
         p.set(cm=1.0)
 
 
-@pytest.mark.xfail(
-    reason="get() of an unknown name: pyNN's StandardModelType.get_native_names raises a bare "
-    "KeyError and pynn_leaky's _native_names does not check the name first",
-    strict=True,
-)
 def test_unknown_parameter_name_in_get():
     p = sim.Population(1, sim.LeakyIntegrator())
     with raises_naming(errors.NonExistentParameterError, "cm"):
@@ -119,11 +114,6 @@ def test_wrong_length_array_in_set():
         p.set(tau=np.array([5.0, 6.0]))
 
 
-@pytest.mark.xfail(
-    reason="wrong-length array at creation: lazyarray's bare ValueError ('Lazy array has fixed "
-    "shape (2,), cannot be changed to (3,)') escapes; pynn_leaky does not validate the shape",
-    strict=True,
-)
 def test_wrong_length_array_at_creation():
     with raises_naming(errors.InvalidDimensionsError, "(2,)", "(3,)"):
         sim.Population(3, sim.LeakyIntegrator(tau=np.array([5.0, 6.0])))
@@ -317,12 +307,6 @@ def test_run_until_in_the_past():
     assert sim.get_current_time() == pytest.approx(5.0)
 
 
-@pytest.mark.xfail(
-    reason="run(-1.0) at t = 5 ms: pyNN's common.build_run answers 'Time 4 is in the past "
-    "(current time 5)', which never names the bad duration; pynn_leaky's own check "
-    "('the run duration must be >= 0') is never reached",
-    strict=True,
-)
 def test_negative_run_duration_named_later():
     sim.Population(1, sim.LeakyIntegrator())
     sim.run(5.0)

@@ -47,13 +47,16 @@ class PoissonParams(NamedTuple):
 
 def poisson_cdf(rate, dt, terms: int):
     """Cumulative probabilities P(X <= j), j < terms, of the spike count in one step."""
-    lam = rate * dt * 1e-3
-    j = jnp.arange(terms, dtype=rate.dtype)
+    # Always float64: float32 rounding near 1 would turn 6e-8 of all draws into bursts.
+    lam = rate.astype(jnp.float64) * dt * 1e-3
+    j = jnp.arange(terms, dtype=jnp.float64)
     # log P(X = j) = j log(lam) - lam - log(j!)
     logp = j * jnp.log(jnp.where(lam > 0, lam, 1.0))[:, None] - lam[:, None]
     logp = logp - jax.scipy.special.gammaln(j + 1.0)
-    pmf = jnp.where(lam[:, None] > 0, jnp.exp(logp), (j == 0).astype(rate.dtype))
-    return jnp.cumsum(pmf, axis=1)  # (n, terms)
+    pmf = jnp.where(lam[:, None] > 0, jnp.exp(logp), (j == 0).astype(jnp.float64))
+    # The last entry is 1 exactly: the (tiny) tail folds into the largest count, so a
+    # rounding deficit of the sum (float32) cannot produce impossible counts.
+    return jnp.cumsum(pmf, axis=1).at[:, -1].set(1.0)  # (n, terms)
 
 
 def poisson_counts(params: PoissonParams, cdf, key, k):
@@ -62,8 +65,8 @@ def poisson_counts(params: PoissonParams, cdf, key, k):
     The key is folded with the step, so a run split anywhere draws the same numbers.
     """
     n = params.rate.shape[0]
-    u = jax.random.uniform(jax.random.fold_in(key, k), (n,), cdf.dtype)
-    count = jnp.sum(u[:, None] > cdf, axis=1).astype(jnp.int32)
+    u = jax.random.uniform(jax.random.fold_in(key, k), (n,), jnp.float64)
+    count = jnp.sum(u[:, None] > cdf[:, :-1], axis=1).astype(jnp.int32)
     active = (k > params.start) & (k <= params.stop)
     return jnp.where(active, count, 0)
 
