@@ -232,6 +232,16 @@ class Network:
 
     # -- synapses --------------------------------------------------------------------
     def _build_synapses(self, state):
+        # The table depends only on the projections and the index spaces: reuse the previous
+        # one when neither changed (a neuron parameter change then costs O(cells)).
+        self._syn_key = (
+            tuple((id(p), p.version) for p in state.projections),
+            tuple(self.cell_offset.items()), tuple(self.spike_offset.items()), self.n_cells,
+        )
+        old = state.network
+        if old is not None and getattr(old, "_syn_key", None) == self._syn_key:
+            self.syn_layout, self.syn_table = old.syn_layout, old.syn_table
+            return
         pre, target, delay, weight = [], [], [], []
         for prj in state.projections:
             if len(prj) == 0:
