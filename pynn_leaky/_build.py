@@ -103,7 +103,6 @@ class Network:
             ),
             synapses=self.syn_layout,
             chunk=self._chunk(state),
-            n_rec=tuple(len(self.rec_index[v]) for v in (*_SIGNALS, "spikes")),
         )
         self.params = engine.Params(
             dt=jnp.asarray(state.dt, self.dtype),
@@ -306,15 +305,7 @@ class Network:
         return np.concatenate(parts).astype(float) if parts else np.zeros(0)
 
     def _state_from_arrays(self, values, ring, pending):
-        groups, start = [], 0
-        for g in self.groups:
-            groups.append(el.LeakyState(*[jnp.asarray(values[v][start:start + g.n], self.dtype)
-                                          for v in _SIGNALS]))
-            start += g.n
-        return engine.State(groups=tuple(groups),
-                            ring=jnp.asarray(ring.ravel(), self.dtype),
-                            pending=jnp.asarray(pending, jnp.int32),
-                            first_bad=jnp.asarray(-1, jnp.int32))
+        return engine.init_state(self.layout, self.params, values, ring, pending)
 
     def cell_arrays(self, st):
         return {v: np.concatenate([np.asarray(getattr(g, v)) for g in st.groups])

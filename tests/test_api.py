@@ -533,12 +533,17 @@ def _network():
     return p
 
 
-def test_split_runs_equal_one_run_bitwise():
+def _one_run_then_fresh_network():
+    """v of _network() run for 10 ms in one go, then a fresh simulator with the same network."""
     p = _network()
     sim.run(10.0)
     whole = signal(p.get_data(), "v").magnitude
     sim.setup(timestep=DT)
-    p = _network()
+    return whole, _network()
+
+
+def test_split_runs_equal_one_run_bitwise():
+    whole, p = _one_run_then_fresh_network()
     sim.run(1.7)  # spikes in flight at the boundaries
     sim.run_until(3.0)
     p.set(tau=[10.0, 12.0, 15.0])  # forces a rebuild with the same values
@@ -593,12 +598,7 @@ def test_initialize_between_runs_replaces_state():
 
 
 def test_run_until_and_callbacks():
-    p = _network()
-    sim.run(10.0)
-    whole = signal(p.get_data(), "v").magnitude
-
-    sim.setup(timestep=DT)
-    p = _network()
+    whole, p = _one_run_then_fresh_network()
     seen = []
 
     def every_2_5(t):

@@ -52,7 +52,7 @@ def test_engine_simulate_is_differentiable_in_weights_and_tau():
         n_array=n_src, array_kmax=2, n_poisson=0, poisson_terms=1,
         synapses=engine.synapses.SynapseLayout(n_pre=n_src, n_target=2 * n_cells, n_syn=4,
                                                ring=4, max_fanout=2, batch=2, mode="dense"),
-        chunk=1, n_rec=(n_cells, 0, 0, 0),
+        chunk=1,
     )
     empty_i = jnp.zeros((0,), jnp.int32)
     empty_f = jnp.zeros((0,), dtype)

@@ -38,7 +38,6 @@ class Layout(NamedTuple):
     poisson_terms: int
     synapses: _synapses.SynapseLayout
     chunk: int
-    n_rec: tuple  # (n recorded for v, isyn_exc, isyn_inh, spikes)
 
     @property
     def n_cells(self):
@@ -90,18 +89,29 @@ class Outputs(NamedTuple):
 _POISSON, _NOISE, _CURRENTS = 1, 2, 3
 
 
-def init_state(layout: Layout, params: Params, initial_v=None) -> State:
+def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=None) -> State:
+    """A network state; by default the seed's initial values (v = 0, no synaptic current).
+
+    ``cells`` maps "v", "isyn_exc", "isyn_inh" to (n_cells,) arrays (all cells, group after
+    group); ``ring`` and ``pending`` restore synaptic input in flight.
+    """
     dtype = params.dt.dtype
+    s = layout.synapses
     groups, start = [], 0
     for g in layout.groups:
-        v0 = None if initial_v is None else initial_v[start : start + g.n]
-        groups.append(_leaky.init(g.n, dtype, v0))
+        if cells is None:
+            groups.append(_leaky.init(g.n, dtype))
+        else:
+            groups.append(_leaky.LeakyState(
+                *[jnp.asarray(cells[v][start : start + g.n], dtype) for v in RECORDABLE]
+            ))
         start += g.n
-    s = layout.synapses
     return State(
         groups=tuple(groups),
-        ring=jnp.zeros((s.ring * s.n_target,), dtype),
-        pending=jnp.zeros((layout.n_spiking,), jnp.int32),
+        ring=jnp.zeros((s.ring * s.n_target,), dtype) if ring is None
+        else jnp.asarray(ring, dtype).reshape(-1),
+        pending=jnp.zeros((layout.n_spiking,), jnp.int32) if pending is None
+        else jnp.asarray(pending, jnp.int32),
         first_bad=jnp.asarray(-1, jnp.int32),
     )
 
@@ -156,12 +166,10 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
         )
         start += g.n
 
-    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(s.v)) for s in new_groups])) if (
-        new_groups
-    ) else jnp.asarray(True)
+    finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in new_groups] + [True]))
     first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad)
-    return new_state, _record(layout, params.recording, new_state, counts, values)
+    return new_state, _record(params.recording, new_state, counts, values)
 
 
 def current_values(params: Params, k):
@@ -175,7 +183,7 @@ def _concat(groups, field, dtype):
     return jnp.concatenate(parts) if parts else jnp.zeros((0,), dtype)
 
 
-def _record(layout, rec: Recording, state: State, counts, values):
+def _record(rec: Recording, state: State, counts, values):
     dtype = state.ring.dtype
     return Outputs(
         v=_concat(state.groups, "v", dtype)[rec.v],
