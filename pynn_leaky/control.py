@@ -4,7 +4,6 @@ import math
 
 import jax
 from pyNN import common, errors
-from pyNN.recording import get_io
 
 from . import simulator
 
@@ -84,10 +83,17 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
 
 
 def end(compatible_output=True):
-    """Write the data requested with record(..., to_file=...) and forget the network."""
+    """Write the data requested with record(..., to_file=...) and forget the network.
+
+    Each file is written atomically. If a write fails, the error propagates and the
+    network and its recorded data are kept: get_data()/write_data() still work, and
+    end() again retries the writes not yet done.
+    """
     state = simulator.state
-    for population, variables, filename in state.write_on_end:
-        population.write_data(get_io(filename), variables)
+    while state.write_on_end:
+        population, variables, filename = state.write_on_end[0]
+        population.write_data(filename, variables)
+        state.write_on_end.pop(0)
     state.write_on_end = []
     state.clear()
     state.initialized = False

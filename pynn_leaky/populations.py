@@ -1,5 +1,7 @@
 """Population, PopulationView and Assembly of pynn_leaky (parameters live on the host)."""
 
+import os
+
 import numpy as np
 from lazyarray import larray as LazyArray
 from pyNN import common, errors
@@ -7,12 +9,26 @@ from pyNN.parameters import ParameterSpace, simplify
 from pyNN.standardmodels import StandardCellType
 
 from . import simulator
-from .recording import Recorder
+from .recording import Recorder, check_filename, write_block
 from .standardmodels.cells import check_initial_values, check_parameters
 
 
 class Assembly(common.Assembly):
     _simulator = simulator
+
+    def write_data(self, io, variables="all", gather=True, clear=False, annotations=None):
+        """Write the Assembly's recorded data; a filename is written atomically.
+
+        See :func:`pynn_leaky.recording.write_block`. With ``clear=True`` the data are
+        cleared only after the file is in place.
+        """
+        if not isinstance(io, (str, os.PathLike)):
+            return super().write_data(io, variables, gather, clear, annotations)
+        check_filename(os.fspath(io))
+        write_block(self.get_data(variables, gather, False, annotations), io)
+        if clear:
+            for p in self.populations:
+                p.recorder.clear()
 
 
 def _native_names(celltype, names):

@@ -2,13 +2,88 @@
 
 PyNN's own ``pyNN.recording`` builds the Neo objects; this class only hands back
 ``(ids, times)`` for spikes and ``(values[n_samples, n_cells], None)`` for signals.
+
+Files are written atomically: the Neo block goes to a temporary file in the target
+directory, which then replaces the target (``os.replace``). An interrupted or failed
+write leaves the old file (or none) under the target name, and no temporary file.
 """
 
+import contextlib
+import errno
+import os
+import tempfile
+
+import neo
 import numpy as np
 import quantities as pq
 from pyNN import errors, recording
 
 from . import simulator
+
+WRITERS = {".pkl": "pickle", ".pickle": "pickle", ".nix": "nix", ".h5": "nix"}
+"""File extensions that write_data() accepts, and the Neo IO used for each."""
+
+
+def _allowed():
+    return ", ".join(WRITERS)
+
+
+def check_filename(filename):
+    """Raise InvalidParameterValueError unless `filename` ends in a supported extension."""
+    extension = os.path.splitext(filename)[1]
+    if extension not in WRITERS:
+        raise errors.InvalidParameterValueError(
+            f"cannot write recorded data to {filename!r}: file extension {extension!r} is not "
+            f"supported; use one of {_allowed()}"
+        )
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_block(block, filename):
+    """Write a Neo Block to `filename` atomically (temporary file, then ``os.replace``).
+
+    The parent directory is created if needed (as PyNN's ``get_io`` does). Any failure,
+    including KeyboardInterrupt, removes the temporary file and leaves an existing
+    `filename` untouched. OS errors are re-raised with the same type, naming the path.
+    """
+    path = os.fspath(filename)
+    check_filename(path)
+    kind = WRITERS[os.path.splitext(path)[1]]
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            raise NotADirectoryError(errno.ENOTDIR, f"{directory!r} is not a directory")
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=directory)
+        os.close(fd)
+        if kind == "pickle":
+            neo.io.PickleIO(filename=tmp).write_block(block)
+        else:
+            io = neo.io.NixIO(filename=tmp, mode="ow")
+            try:
+                io.write_block(block)
+            finally:
+                io.close()
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as err:
+        raise type(err)(
+            err.errno,
+            f"cannot write recorded data to {path!r}: {err.strerror or err}. Give a writable "
+            f"path ending in one of {_allowed()}; recorded data is kept",
+        ) from err
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 class Recorder(recording.Recorder):
@@ -17,6 +92,36 @@ class Recorder(recording.Recorder):
     def __init__(self, population, file=None):
         super().__init__(population, file)
         self._clear_buffers()
+
+    @property
+    def file(self):
+        """Where end() writes the data (record(..., to_file=...)); checked when set."""
+        return self._file
+
+    @file.setter
+    def file(self, value):
+        if isinstance(value, (str, os.PathLike)):
+            check_filename(os.fspath(value))
+        self._file = value
+
+    def write(self, variables, file=None, gather=False, filter_ids=None, clear=False,
+              annotations=None, locations=None):
+        """Write recorded data to a file (atomically) or to a Neo IO given by the caller.
+
+        With a filename the data are written by :func:`write_block`; recorded data are
+        cleared (``clear=True``) only after the file is in place. A Neo IO instance is
+        written to as PyNN does (the caller owns that file).
+        """
+        target = file if file is not None else self.file
+        if not isinstance(target, (str, os.PathLike)):
+            return super().write(variables, target, gather, filter_ids, clear,
+                                 annotations=annotations, locations=locations)
+        check_filename(os.fspath(target))
+        data = self.get(variables, gather, filter_ids, clear=False, annotations=annotations,
+                        locations=locations)
+        write_block(data, target)
+        if clear:
+            self.clear()
 
     def _clear_buffers(self):
         self._signals = {}  # variable name -> list of (ids, first step, values[n, len(ids)])
