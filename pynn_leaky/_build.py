@@ -14,14 +14,23 @@ from pyNN import common
 
 from . import engine
 from .engine import currents as ec
-from .engine import leaky as el
 from .engine import sources as es
 from .engine import synapses as esyn
 from .simulator import NumericalError, Progress
-from .standardmodels.cells import LeakyIntegrator, SpikeSourceArray, SpikeSourcePoisson
+from .standardmodels.cells import (
+    SpikeSourceArray,
+    SpikeSourcePoisson,
+    is_neuron,
+    is_spiking_neuron,
+)
 
 NEVER = es.NEVER
 _SIGNALS = engine.RECORDABLE
+_FIELDS = (*_SIGNALS, "refrac")  # every per-cell state field of any model
+
+
+def _group_key(pop):
+    return (pop.celltype.engine_model, pop.celltype.method)
 _BATCH = 8  # spikes per batch in event-driven delivery
 
 
@@ -68,25 +77,31 @@ class Network:
 
     def __init__(self, state):
         self.dtype = jnp.float64 if state.precision == "float64" else jnp.float32
+        self.dt = state.dt
         pops = state.populations
-        leaky = [p for p in pops if isinstance(p.celltype, LeakyIntegrator)]
-        methods = list(dict.fromkeys(p.celltype.method for p in leaky))
-        self.leaky = [p for m in methods for p in leaky if p.celltype.method == m]
+        neurons = [p for p in pops if is_neuron(p.celltype)]
+        # One engine group per (model, method); populations of a group are contiguous.
+        keys = list(dict.fromkeys(_group_key(p) for p in neurons))
+        self.members = {k: [p for p in neurons if _group_key(p) == k] for k in keys}
+        self.neurons = [p for k in keys for p in self.members[k]]
         self.arrays = [p for p in pops if isinstance(p.celltype, SpikeSourceArray)]
         self.poisson = [p for p in pops if isinstance(p.celltype, SpikeSourcePoisson)]
-        self.cell_offset = self._offsets(self.leaky)
-        self.spike_offset = self._offsets(self.arrays + self.poisson)
-        self.n_cells = sum(p.size for p in self.leaky)
+        self.spiking_neurons = [p for p in self.neurons if is_spiking_neuron(p.celltype)]
+        self.spikers = self.arrays + self.poisson + self.spiking_neurons
+        self.cell_offset = self._offsets(self.neurons)
+        self.spike_offset = self._offsets(self.spikers)
+        self.n_cells = sum(p.size for p in self.neurons)
         self.n_array = sum(p.size for p in self.arrays)
-        self.n_spiking = self.n_array + sum(p.size for p in self.poisson)
+        self.n_spiking = sum(p.size for p in self.spikers)
         self.groups = [
             engine.GroupLayout(
-                n=sum(p.size for p in self.leaky if p.celltype.method == m),
-                method=m,
-                has_noise=any(np.any(p._parameters["noise"] != 0) for p in self.leaky
-                              if p.celltype.method == m),
+                n=sum(p.size for p in self.members[k]),
+                method=k[1],
+                has_noise=any(np.any(np.asarray(p._parameters.get("noise", 0.0)) != 0)
+                              for p in self.members[k]),
+                model=k[0],
             )
-            for m in methods
+            for k in keys
         ]
         self.sources = [s for s in state.current_sources if s.cells]
         self._build_synapses(state)
@@ -97,7 +112,7 @@ class Network:
             groups=tuple(self.groups),
             n_array=self.n_array,
             array_kmax=kmax,
-            n_poisson=self.n_spiking - self.n_array,
+            n_poisson=sum(p.size for p in self.poisson),
             poisson_terms=es.poisson_terms(
                 float(np.max(poisson.rate, initial=0.0)) * state.dt * 1e-3
             ),
@@ -128,13 +143,22 @@ class Network:
     # -- parameters ------------------------------------------------------------------
     def _group_params(self):
         out = []
-        for g in self.groups:
-            members = [p for p in self.leaky if p.celltype.method == g.method]
-            out.append(el.LeakyParams(*[
-                jnp.asarray(np.concatenate([np.broadcast_to(p._parameters[name], (p.size,))
-                                            for p in members]).astype(float), self.dtype)
-                for name in el.LeakyParams._fields
-            ]))
+        for members in self.members.values():
+            parts = [
+                p.celltype.engine_parameters(
+                    {k: np.broadcast_to(v, (p.size,)) for k, v in p._parameters.items()},
+                    self.dt,
+                )
+                for p in members
+            ]
+            out.append(jax.tree.map(
+                lambda *xs: jnp.asarray(
+                    np.concatenate(xs),
+                    jnp.int32 if np.issubdtype(np.asarray(xs[0]).dtype, np.integer)
+                    else self.dtype,
+                ),
+                *parts,
+            ))
         return tuple(out)
 
     def _schedule(self, dt):
@@ -208,7 +232,7 @@ class Network:
         source_idx, target = [], []
         for i, s in enumerate(self.source_order):
             cells = np.asarray([int(c) for c in s.cells], dtype=np.int64)
-            for p in self.leaky:
+            for p in self.neurons:
                 sel = (cells >= p.first_id) & (cells <= p.last_id)
                 target.append(self.cell_offset[id(p)] + cells[sel] - int(p.first_id))
                 source_idx.append(np.full(sel.sum(), i, np.int64))
@@ -278,9 +302,9 @@ class Network:
     def _build_recording(self, state):
         self.rec_index = {v: [] for v in (*_SIGNALS, "spikes")}
         self.rec_map = []  # (recorder, variable, column slice, ids)
-        for p in self.leaky + self.arrays + self.poisson:
-            offsets = self.cell_offset if p in self.leaky else self.spike_offset
+        for p in self.neurons + self.arrays + self.poisson:
             for variable, ids in p.recorder.recorded.items():
+                offsets = self.spike_offset if variable.name == "spikes" else self.cell_offset
                 if not ids:
                     continue
                 ids = np.sort(np.fromiter((int(i) for i in ids), np.int64))
@@ -295,40 +319,46 @@ class Network:
 
     # -- state -----------------------------------------------------------------------
     def initial_state(self):
-        values = {v: self._initial(v) for v in _SIGNALS}
+        values = {v: self._initial(v) for v in _FIELDS}
         ring = np.zeros((self.syn_layout.ring, self.syn_layout.n_target))
         return self._state_from_arrays(values, ring, np.zeros(self.n_spiking, np.int32))
 
     def _initial(self, variable):
+        if variable == "refrac":
+            return np.zeros(self.n_cells, np.int32)
         parts = [np.broadcast_to(p.initial_values[variable].evaluate(simplify=False), (p.size,))
-                 for p in self.leaky]
+                 for p in self.neurons]
         return np.concatenate(parts).astype(float) if parts else np.zeros(0)
 
     def _state_from_arrays(self, values, ring, pending):
         return engine.init_state(self.layout, self.params, values, ring, pending)
 
     def cell_arrays(self, st):
-        return {v: np.concatenate([np.asarray(getattr(g, v)) for g in st.groups])
-                if st.groups else np.zeros(0) for v in _SIGNALS}
+        """Every cell-state field (_FIELDS) over all cells; 0 where a model lacks the field."""
+        return {
+            v: np.concatenate([np.asarray(getattr(g, v, np.zeros(len(g.v), int)))
+                               for g in st.groups]) if st.groups else np.zeros(0)
+            for v in _FIELDS
+        }
 
     def carry_state(self, old, old_state, step):
         """State of `old` (at `step`) mapped onto this network's cells, ring and spikes."""
-        values = {v: self._initial(v) for v in _SIGNALS}
+        values = {v: self._initial(v) for v in _FIELDS}
         old_values = old.cell_arrays(old_state)
         old_ring = np.asarray(old_state.ring).reshape(old.syn_layout.ring, 2, old.n_cells)
         ring = np.zeros((self.syn_layout.ring, 2, self.n_cells))
         due = step + 1 + np.arange(old.syn_layout.ring - 1)  # slots still to be read
-        for p in self.leaky:
+        for p in self.neurons:
             if id(p) not in old.cell_offset:
                 continue
             a, b = old.cell_offset[id(p)], self.cell_offset[id(p)]
-            for v in _SIGNALS:
+            for v in _FIELDS:
                 values[v][b:b + p.size] = old_values[v][a:a + p.size]
             ring[due % self.syn_layout.ring, :, b:b + p.size] = \
                 old_ring[due % old.syn_layout.ring, :, a:a + p.size]
         old_pending = np.asarray(old_state.pending)
         pending = np.zeros(self.n_spiking, np.int32)
-        for p in self.arrays + self.poisson:
+        for p in self.spikers:
             if id(p) in old.spike_offset:
                 a, b = old.spike_offset[id(p)], self.spike_offset[id(p)]
                 pending[b:b + p.size] = old_pending[a:a + p.size]
@@ -336,10 +366,10 @@ class Network:
 
     def apply_pending(self, st):
         """Values given to initialize() while running replace the current state."""
-        if not any(p._pending_state for p in self.leaky):
+        if not any(p._pending_state for p in self.neurons):
             return st
         values = self.cell_arrays(st)
-        for p in self.leaky:
+        for p in self.neurons:
             for v, arr in p._pending_state.items():
                 values[v][self.cell_offset[id(p)]:self.cell_offset[id(p)] + p.size] = arr
             p._pending_state = {}
@@ -406,14 +436,15 @@ class Network:
             if bad.size:
                 break
         cell = int(bad[0]) if bad.size else 0
-        for p in self.leaky:
+        for p in self.neurons:
             a = self.cell_offset[id(p)]
             if a <= cell < a + p.size:
+                params = ", ".join(f"{k} = {np.broadcast_to(v, (p.size,))[cell - a]!r}"
+                                   for k, v in p._parameters.items())
                 raise NumericalError(
                     f"non-finite state in population '{p.label}': {v} of cell {cell - a} "
                     f"(ID {int(p.first_id) + cell - a}) is {values[v][cell]} at t = "
-                    f"{bad_step * dt:g} ms (method '{p.celltype.method}', dt = {dt} ms, "
-                    f"tau = {np.broadcast_to(p._parameters['tau'], (p.size,))[cell - a]} ms). "
+                    f"{bad_step * dt:g} ms (method '{p.celltype.method}', dt = {dt} ms; {params}). "
                     "Data recorded so far is kept; reset() to start again"
                 )
         raise NumericalError(f"non-finite state at t = {bad_step * dt:g} ms")

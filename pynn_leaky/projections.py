@@ -11,7 +11,7 @@ from pyNN import common, errors
 from pyNN.space import Space
 
 from . import _connect, simulator
-from .standardmodels.cells import LeakyIntegrator
+from .standardmodels.cells import is_neuron, is_spiking_neuron
 from .standardmodels.synapses import StaticSynapse
 
 
@@ -65,13 +65,13 @@ class Projection(common.Projection):
                     f"not {type(cell_set).__name__}"
                 )
         for pop in _populations(presynaptic_population):
-            if isinstance(pop.celltype, LeakyIntegrator):
+            if is_neuron(pop.celltype) and not is_spiking_neuron(pop.celltype):
                 raise errors.ConnectionError(
                     f"Population '{pop.label}' ({type(pop.celltype).__name__}) cannot be the "
                     "presynaptic side of a Projection: it does not spike"
                 )
         for pop in _populations(postsynaptic_population):
-            if not isinstance(pop.celltype, LeakyIntegrator):
+            if not is_neuron(pop.celltype):
                 raise errors.ConnectionError(
                     f"Population '{pop.label}' ({type(pop.celltype).__name__}) cannot receive "
                     "synapses: it is a spike source"

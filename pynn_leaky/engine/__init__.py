@@ -5,6 +5,7 @@ can be jit-compiled, vmapped and differentiated on its own.
 """
 
 from . import _currents as currents
+from . import _iaf as iaf
 from . import _leaky as leaky
 from . import _sources as sources
 from . import _synapses as synapses
@@ -52,6 +53,7 @@ __all__ = [
     "State",
     "current_values",
     "currents",
+    "iaf",
     "init_state",
     "leaky",
     "run_chunk",

@@ -2,12 +2,13 @@
 
 Index spaces
 ------------
-* cells: all LeakyIntegrator cells, group after group (``groups`` in the layout);
-* spiking: array sources, then Poisson sources; the presynaptic index of a synapse;
+* cells: all neurons (LeakyIntegrator, IF_curr_exp, ...), group after group (``groups``);
+* spiking: array sources, Poisson sources, then the cells of spiking groups in group
+  order; the presynaptic index of a synapse;
 * targets: ``receptor * n_cells + cell`` (receptor 0 excitatory, 1 inhibitory).
 
-One call of :func:`run_chunk` advances ``n_active <= chunk`` steps with a ``lax.scan`` of
-fixed length ``chunk``, so runs of any length reuse one compiled program.
+One call of :func:`run_chunk` advances ``n_active <= chunk`` steps in one compiled
+``lax.while_loop``, so runs of any length reuse one program.
 """
 
 from functools import partial
@@ -17,15 +18,40 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import _currents, _leaky, _sources, _synapses
+from . import _currents, _iaf, _leaky, _sources, _synapses
 
 RECORDABLE = ("v", "isyn_exc", "isyn_inh")
+
+
+class _Model(NamedTuple):
+    """A cell model: prepare (once per chunk), step, init, and whether it spikes."""
+
+    prepare: object
+    step: object  # (prepared, state, i_inj, exc, inh, key, method, noise) -> (state, spikes|None)
+    init: object
+    state: type
+    spiking: bool
+
+
+def _leaky_step(prop, state, *args):
+    return _leaky.step(prop, state, *args), None
+
+
+MODELS = {
+    "leaky": _Model(_leaky.prepare, _leaky_step, _leaky.init, _leaky.LeakyState, False),
+    "iaf": _Model(_iaf.prepare, _iaf.step, _iaf.init, _iaf.IafState, True),
+}
 
 
 class GroupLayout(NamedTuple):
     n: int
     method: str
     has_noise: bool
+    model: str = "leaky"  # a key of MODELS
+
+    @property
+    def spiking(self):
+        return MODELS[self.model].spiking
 
 
 class Layout(NamedTuple):
@@ -45,7 +71,7 @@ class Layout(NamedTuple):
 
     @property
     def n_spiking(self):
-        return self.n_array + self.n_poisson
+        return self.n_array + self.n_poisson + sum(g.n for g in self.groups if g.spiking)
 
 
 class Recording(NamedTuple):
@@ -59,7 +85,7 @@ class Recording(NamedTuple):
 
 class Params(NamedTuple):
     dt: jax.Array  # () ms
-    groups: tuple  # of _leaky.LeakyParams
+    groups: tuple  # of the groups' model parameters (_leaky.LeakyParams, _iaf.IafParams)
     schedule: _sources.ScheduleTable
     poisson: _sources.PoissonParams
     synapses: _synapses.SynapseTable
@@ -69,7 +95,7 @@ class Params(NamedTuple):
 
 
 class State(NamedTuple):
-    groups: tuple  # of _leaky.LeakyState
+    groups: tuple  # of the groups' model states (_leaky.LeakyState, _iaf.IafState)
     ring: jax.Array  # (L * n_target,) synaptic input due in the next steps
     pending: jax.Array  # (n_spiking,) int32 spikes emitted at the current step, not yet delivered
     first_bad: jax.Array  # () int32, first step with non-finite state, -1 if none
@@ -99,12 +125,14 @@ def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=No
     s = layout.synapses
     groups, start = [], 0
     for g in layout.groups:
-        if cells is None:
-            groups.append(_leaky.init(g.n, dtype))
-        else:
-            groups.append(_leaky.LeakyState(
-                *[jnp.asarray(cells[v][start : start + g.n], dtype) for v in RECORDABLE]
-            ))
+        model = MODELS[g.model]
+        st = model.init(g.n, dtype)
+        if cells is not None:
+            st = st._replace(**{
+                f: jnp.asarray(cells[f][start : start + g.n], getattr(st, f).dtype)
+                for f in st._fields if f in cells
+            })
+        groups.append(st)
         start += g.n
     return State(
         groups=tuple(groups),
@@ -118,7 +146,8 @@ def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=No
 
 def _prepare(layout: Layout, params: Params):
     props = tuple(
-        _leaky.prepare(p, params.dt, g.method) for g, p in zip(layout.groups, params.groups)
+        MODELS[g.model].prepare(p, params.dt, g.method)
+        for g, p in zip(layout.groups, params.groups)
     )
     cdf = _sources.poisson_cdf(params.poisson.rate, params.dt, layout.poisson_terms)
     return props, cdf
@@ -138,33 +167,31 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
     arrivals = _synapses.read_slot(ring, k1, syn)
 
     # Spikes emitted at k + 1 (they carry the time t_{k+1}); delivered next step.
-    counts = jnp.concatenate(
-        [
-            _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
-            _sources.poisson_counts(
-                params.poisson, cdf, jax.random.fold_in(key, _POISSON), k1
-            ),
-        ]
-    )
+    emitted = [
+        _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
+        _sources.poisson_counts(params.poisson, cdf, jax.random.fold_in(key, _POISSON), k1),
+    ]
     values = current_values(params, k)
     i_inj = _currents.injected(params.currents, values, n_cells)
     noise_key = jax.random.fold_in(jax.random.fold_in(key, _NOISE), k)
     new_groups, start = [], 0
     for gi, (g, prop, s) in enumerate(zip(layout.groups, props, state.groups)):
         sl = slice(start, start + g.n)
-        new_groups.append(
-            _leaky.step(
-                prop,
-                s,
-                i_inj[sl],
-                arrivals[sl],
-                arrivals[n_cells + start : n_cells + start + g.n],
-                jax.random.fold_in(noise_key, gi),
-                g.method,
-                g.has_noise,
-            )
+        new, spikes = MODELS[g.model].step(
+            prop,
+            s,
+            i_inj[sl],
+            arrivals[sl],
+            arrivals[n_cells + start : n_cells + start + g.n],
+            jax.random.fold_in(noise_key, gi),
+            g.method,
+            g.has_noise,
         )
+        new_groups.append(new)
+        if spikes is not None:
+            emitted.append(spikes.astype(jnp.int32))
         start += g.n
+    counts = jnp.concatenate(emitted)
 
     finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in new_groups] + [True]))
     first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)

@@ -1,12 +1,13 @@
 """Standard models of pynn_leaky."""
 
-from .cells import LeakyIntegrator, SpikeSourceArray, SpikeSourcePoisson
+from .cells import IF_curr_exp, LeakyIntegrator, SpikeSourceArray, SpikeSourcePoisson
 from .electrodes import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .synapses import StaticSynapse
 
 __all__ = [
     "ACSource",
     "DCSource",
+    "IF_curr_exp",
     "LeakyIntegrator",
     "NoisyCurrentSource",
     "SpikeSourceArray",

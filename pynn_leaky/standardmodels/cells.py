@@ -5,6 +5,7 @@ from pyNN import errors
 from pyNN.standardmodels import build_translations, cells
 from pyNN.standardmodels.base import StandardCellType
 
+from ..engine import iaf as _iaf
 from ..engine import leaky as _leaky
 
 METHODS = _leaky.METHODS
@@ -88,6 +89,8 @@ class LeakyIntegrator(StandardCellType):
     }
     initial_checks = {"v": _FINITE, "isyn_exc": _FINITE, "isyn_inh": _FINITE}
 
+    engine_model = "leaky"
+
     def __init__(self, method="exp_auto", **parameters):
         if method not in METHODS:
             raise errors.InvalidParameterValueError(
@@ -98,6 +101,60 @@ class LeakyIntegrator(StandardCellType):
 
     def can_record(self, variable, location=None):
         return variable in self.recordable
+
+    @staticmethod
+    def engine_parameters(p, dt):
+        """Native parameter arrays -> the engine model's parameters (numpy)."""
+        return _leaky.LeakyParams(
+            *[np.asarray(p[name], float) for name in _leaky.LeakyParams._fields]
+        )
+
+
+class IF_curr_exp(cells.IF_curr_exp):
+    __doc__ = cells.IF_curr_exp.__doc__ + """
+    On pynn_leaky: exact integration as NEST's iaf_psc_exp (threshold checked at the end of
+    each step, the spike carries that step's time, v held at v_reset for
+    round(tau_refrac / dt) steps while the synaptic currents keep integrating).
+    """
+
+    translations = _identity(*cells.IF_curr_exp.default_parameters)
+    engine_model = "iaf"
+    method = "exp_auto"
+    checks = {
+        "v_rest": _FINITE,
+        "cm": _POSITIVE,
+        "tau_m": _POSITIVE,
+        "tau_refrac": _NON_NEGATIVE,
+        "tau_syn_E": _POSITIVE,
+        "tau_syn_I": _POSITIVE,
+        "i_offset": _FINITE,
+        "v_reset": _FINITE,
+        "v_thresh": _FINITE,
+    }
+    initial_checks = {"v": _FINITE, "isyn_exc": _FINITE, "isyn_inh": _FINITE}
+
+    @staticmethod
+    def engine_parameters(p, dt):
+        f = lambda name: np.asarray(p[name], float)  # noqa: E731
+        return _iaf.IafParams(
+            leaky=_leaky.LeakyParams(
+                V_rest=f("v_rest"), R=f("tau_m") / f("cm"), tau=f("tau_m"),
+                tau_syn_E=f("tau_syn_E"), tau_syn_I=f("tau_syn_I"), i_offset=f("i_offset"),
+                noise=np.zeros_like(f("v_rest")),
+            ),
+            v_thresh=f("v_thresh"),
+            v_reset=f("v_reset"),
+            refrac=np.rint(f("tau_refrac") / dt).astype(np.int32),
+        )
+
+
+def is_neuron(celltype):
+    """Cells simulated by an engine cell model (they receive synapses and currents)."""
+    return hasattr(celltype, "engine_model")
+
+
+def is_spiking_neuron(celltype):
+    return is_neuron(celltype) and "spikes" in celltype.recordable
 
 
 class SpikeSourceArray(cells.SpikeSourceArray):
