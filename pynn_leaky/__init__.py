@@ -52,3 +52,5 @@ def list_standard_models():
         if isinstance(obj, type) and issubclass(obj, _StandardCellType)
         and obj is not _StandardCellType
     )
+
+from .checkpoint import load_state, save_state  # noqa: E402,F401

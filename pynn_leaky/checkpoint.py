@@ -1,0 +1,90 @@
+"""Checkpoints: save the full simulator state to a file and restore it.
+
+``run(a); save_state(f)`` then, in the same or a new process with the same network built
+by the same script, ``load_state(f); run(b)`` gives exactly what ``run(a + b)`` gives:
+the time, every cell's state, the synaptic input in flight (delay ring buffer and spikes
+not yet delivered) and the connection weights are restored, and the random streams of
+the engine depend only on ``rng_seed`` and the step, so they continue where they were.
+Recorded data is not part of a checkpoint: recording continues from the loaded time.
+"""
+
+import os
+import tempfile
+
+import jax
+import numpy as np
+
+from . import simulator
+
+_FORMAT = 1
+
+
+def _network():
+    from . import _build
+
+    state = simulator.state
+    if not state.initialized:
+        raise RuntimeError("pynn_leaky: call setup() and build the network before checkpoints")
+    if state.changed or state.network is None:
+        state.network = _build.build(state, state.network)
+        state.changed = False
+    return state.network
+
+
+def _fingerprint(net):
+    return repr((net.layout, [p.size for p in net.neurons], [p.size for p in net.spikers]))
+
+
+def save_state(filename):
+    """Write time, cell states, synaptic input in flight and weights to `filename` (.npz)."""
+    state = simulator.state
+    net = _network()
+    leaves = jax.tree.leaves(jax.device_get(state.engine_state))
+    arrays = {f"state_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    for i, prj in enumerate(state.projections):
+        arrays[f"weight_{i}"] = prj._weight
+    directory = os.path.dirname(os.path.abspath(filename)) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, format=_FORMAT, step=state.step, dt=state.dt,
+                     fingerprint=_fingerprint(net), **arrays)
+        os.replace(tmp, filename)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_state(filename):
+    """Restore a checkpoint written by :func:`save_state` into the same network."""
+    state = simulator.state
+    with np.load(filename, allow_pickle=False) as data:
+        saved = {k: data[k] for k in data.files}
+    if int(saved["format"]) != _FORMAT:
+        raise ValueError(f"{filename}: checkpoint format {int(saved['format'])} is not "
+                         f"supported (this version reads format {_FORMAT})")
+    if float(saved["dt"]) != state.dt:
+        raise ValueError(f"{filename}: saved with timestep {float(saved['dt'])} ms, but the "
+                         f"simulator runs with timestep {state.dt} ms")
+    for i, prj in enumerate(state.projections):
+        key = f"weight_{i}"
+        if key not in saved or saved[key].shape != prj._weight.shape:
+            raise ValueError(f"{filename}: projection {i} ('{prj.label}') does not match the "
+                             "checkpoint: build the same network as when it was saved")
+        if not np.array_equal(saved[key], prj._weight):
+            prj._set_values("weight", np.arange(len(prj)), saved[key])
+    net = _network()
+    if str(saved["fingerprint"]) != _fingerprint(net):
+        raise ValueError(f"{filename}: the network differs from the one saved (sizes, models "
+                         "or delays): build the same network as when it was saved")
+    template = jax.tree.structure(state.engine_state)
+    leaves = [saved[f"state_{i}"] for i in range(template.num_leaves)]
+    restored = jax.tree.unflatten(template, leaves)
+    state.engine_state = jax.tree.map(
+        lambda new, old: jax.numpy.asarray(new, old.dtype), restored, state.engine_state
+    )
+    state.step = int(saved["step"])
+    state.running = True
+    for recorder in state.recorders:
+        recorder._clear_buffers()
