@@ -176,6 +176,17 @@ class Recorder(recording.Recorder):
         if ids.size:
             self._spikes.append((ids, steps))
 
+    def _discard_after(self, step):
+        """Forget samples and spikes after `step` (those of a chunk that did not complete)."""
+        s = self.sampling_steps
+        for name, blocks in self._signals.items():
+            kept = []
+            for ids, first, values in blocks:
+                if first <= step:
+                    kept.append((ids, first, values[: (step - first) // s + 1]))
+            self._signals[name] = kept
+        self._spikes = [(ids[steps <= step], steps[steps <= step]) for ids, steps in self._spikes]
+
     # -- read by pyNN.recording ------------------------------------------------------
     def _get_spiketimes(self, ids, clear=False):
         all_ids, steps = self._spike_arrays()

@@ -3,7 +3,9 @@
 Time is kept as an integer step counter; milliseconds exist only at this boundary.
 """
 
+import signal
 import sys
+import threading
 import time as _time
 
 import numpy as np
@@ -110,17 +112,87 @@ class State(common.control.BaseState):
         n_steps = max(0, int(np.rint((tstop - self.t) / self.dt)))
         from . import _build
 
-        if self.changed or self.network is None:
-            self.network = _build.build(self, self.network)
-            self.changed = False
-        self.running = True
-        self.network.start_recording(self)
-        self.network.advance(self, n_steps)
+        step0 = self.step
+        traces = {id(s): _trace_length(s) for s in self.current_sources}
+        try:
+            with interrupts:
+                if self.changed or self.network is None:
+                    self.network = _build.build(self, self.network)
+                    self.changed = False
+                self.running = True
+                self.network.start_recording(self)
+                self.network.advance(self, n_steps)
+        except BaseException:
+            # The clock stands at the end of the last completed chunk: drop anything a
+            # chunk that did not complete handed to the recorders.
+            self._trim_recordings(step0, traces)
+            raise
+
+    def _trim_recordings(self, step0, traces):
+        for recorder in self.recorders:
+            recorder._discard_after(self.step)
+        for source in self.current_sources:
+            parts = source.__dict__.get("_trace")
+            if parts:
+                keep = traces[id(source)] + self.step - step0
+                source.__dict__["_trace"] = [np.concatenate(parts)[:keep]]
 
     def current_source_trace(self, source):
         from . import _build
 
         return _build.current_source_trace(self, source)
+
+
+def _trace_length(source):
+    return sum(part.size for part in source.__dict__.get("_trace", []))
+
+
+class DeferredInterrupts:
+    """Hold Ctrl-C (SIGINT) during a run until the current chunk is committed.
+
+    A KeyboardInterrupt in the middle of a chunk's commit could leave the engine state,
+    the clock and the recordings out of step. While active, a first SIGINT is remembered
+    and raised as KeyboardInterrupt at the next chunk boundary (:meth:`checkpoint`, called
+    once a chunk is committed) or when the run ends; a second SIGINT raises at once (the
+    run loop then trims the recordings back to the clock). Active only in the main thread
+    and when SIGINT has Python's default handler (a user's own handler is left alone).
+    """
+
+    def __init__(self):
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self):
+        self.pending = False
+        self._previous = None
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def checkpoint(self):
+        """A chunk is committed: raise the KeyboardInterrupt held back, if any."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if self.pending:
+            self.pending = False
+            if exc_type is None:
+                raise KeyboardInterrupt
+        return False
+
+
+interrupts = DeferredInterrupts()
 
 
 class Progress:
@@ -131,6 +203,13 @@ class Progress:
         self.total, self.dt, self.t0 = total_steps, dt, _time.perf_counter()
 
     def update(self, done):
+        """Called by the run loop once a chunk is committed (also an interrupt point)."""
+        try:
+            interrupts.checkpoint()
+        except KeyboardInterrupt:
+            if self.enabled:
+                sys.stderr.write("\n")
+            raise
         if not self.enabled:
             return
         frac = done / self.total
