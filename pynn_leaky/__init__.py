@@ -54,3 +54,4 @@ def list_standard_models():
     )
 
 from .checkpoint import load_state, save_state  # noqa: E402,F401
+from .trials import run_trials  # noqa: E402,F401

@@ -141,12 +141,15 @@ class Network:
         return offsets
 
     # -- parameters ------------------------------------------------------------------
-    def _group_params(self):
+    def _group_params(self, overrides=None):
+        """Engine parameters of every group; `overrides` {id(pop): {name: values}}."""
+        overrides = overrides or {}
         out = []
         for members in self.members.values():
             parts = [
                 p.celltype.engine_parameters(
-                    {k: np.broadcast_to(v, (p.size,)) for k, v in p._parameters.items()},
+                    {k: np.broadcast_to(overrides.get(id(p), {}).get(k, v), (p.size,))
+                     for k, v in p._parameters.items()},
                     self.dt,
                 )
                 for p in members
@@ -314,7 +317,9 @@ class Network:
                 self.rec_map.append((p.recorder, variable.name, slice(start, len(cols)), ids))
 
     def _chunk(self, state):
-        width = sum(len(v) for v in self.rec_index.values()) + len(self.sources)
+        # Per-step arrays held for a whole chunk: recorded values and Poisson uniforms.
+        width = (sum(len(v) for v in self.rec_index.values()) + len(self.sources)
+                 + sum(p.size for p in self.poisson))
         return int(np.clip(8_000_000 // max(width, 1), 16, state.chunk_steps))
 
     # -- state -----------------------------------------------------------------------
@@ -410,7 +415,7 @@ class Network:
             if bad >= 0:
                 self._raise_non_finite(new_state, bad, state.dt)
 
-    def _dispatch(self, outs, k0, n, state):
+    def _dispatch(self, outs, k0, n, state, sources=True):
         steps = k0 + 1 + np.arange(n)
         for recorder, name, cols, ids in self.rec_map:
             if name == "spikes":
@@ -424,7 +429,7 @@ class Network:
             if keep.any():
                 values = getattr(outs, name)[:n, cols][keep]
                 recorder._add_samples(name, ids, int(steps[keep][0]), np.asarray(values, float))
-        for i, source in enumerate(self.source_order):
+        for i, source in enumerate(self.source_order if sources else ()):
             if source.recording:
                 trace = source.__dict__.setdefault("_trace", [])
                 trace.append(np.asarray(outs.currents[:n, i], float))

@@ -40,6 +40,9 @@ from ._network import (
     run_chunk as run_chunk,
 )
 from ._network import (
+    run_chunk_batched as run_chunk_batched,
+)
+from ._network import (
     simulate as simulate,
 )
 
@@ -57,6 +60,7 @@ __all__ = [
     "init_state",
     "leaky",
     "run_chunk",
+    "run_chunk_batched",
     "simulate",
     "sources",
     "synapses",

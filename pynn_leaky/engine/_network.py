@@ -11,7 +11,7 @@ One call of :func:`run_chunk` advances ``n_active <= chunk`` steps in one compil
 ``lax.while_loop``, so runs of any length reuse one program.
 """
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import jax
@@ -150,12 +150,23 @@ def _prepare(layout: Layout, params: Params):
         for g, p in zip(layout.groups, params.groups)
     )
     cdf = _sources.poisson_cdf(params.poisson.rate, params.dt, layout.poisson_terms)
-    return props, cdf
+    syn = layout.synapses
+    pre = _synapses.presynaptic(params.synapses, syn) if syn.mode == "dense" else None
+    return props, cdf, pre
 
 
-def _step(layout: Layout, params: Params, prepared, state: State, k):
-    """Advance the whole network from step k to step k + 1; return (state, outputs)."""
-    props, cdf = prepared
+def _uniforms(layout: Layout, params: Params, k0, n_steps: int):
+    """Poisson uniforms of the steps emitted by a chunk starting at k0 (k0 + 1, ...)."""
+    key = jax.random.fold_in(jax.random.wrap_key_data(params.key), _POISSON)
+    return _sources.poisson_uniforms(key, k0 + 1, n_steps, layout.n_poisson)
+
+
+def _step(layout: Layout, params: Params, prepared, state: State, k, u):
+    """Advance the whole network from step k to step k + 1; return (state, outputs).
+
+    ``u`` (n_poisson,) are the Poisson sources' uniforms for step k + 1.
+    """
+    props, cdf, pre = prepared
     key = jax.random.wrap_key_data(params.key)
     n_cells, k1 = layout.n_cells, k + 1
     syn = layout.synapses
@@ -163,13 +174,13 @@ def _step(layout: Layout, params: Params, prepared, state: State, k):
     # Writes first (clear the slot read last step, deliver the spikes emitted at k), then
     # read the input arriving at k + 1: this order keeps the ring buffer update in place.
     ring = _synapses.clear_slot(state.ring, k, syn)
-    ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn)
+    ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn, pre)
     arrivals = _synapses.read_slot(ring, k1, syn)
 
     # Spikes emitted at k + 1 (they carry the time t_{k+1}); delivered next step.
     emitted = [
         _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
-        _sources.poisson_counts(params.poisson, cdf, jax.random.fold_in(key, _POISSON), k1),
+        _sources.poisson_counts(params.poisson, cdf, u, k1),
     ]
     values = current_values(params, k)
     i_inj = _currents.injected(params.currents, values, n_cells)
@@ -221,8 +232,7 @@ def _record(rec: Recording, state: State, counts, values):
     )
 
 
-@partial(jax.jit, static_argnums=0)
-def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
+def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     """Advance ``n_active`` (<= layout.chunk) steps from step ``k0``.
 
     Returns the new state and per-step :class:`Outputs` with ``layout.chunk`` rows;
@@ -230,12 +240,15 @@ def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     runs of any length reuse one compiled program and no step is wasted.
     """
     prepared = _prepare(layout, params)
-    shapes = jax.eval_shape(lambda st: _step(layout, params, prepared, st, k0)[1], state)
+    uniforms = _uniforms(layout, params, k0, layout.chunk)
+    shapes = jax.eval_shape(
+        lambda st: _step(layout, params, prepared, st, k0, uniforms[0])[1], state
+    )
     buffers = jax.tree.map(lambda s: jnp.zeros((layout.chunk,) + s.shape, s.dtype), shapes)
 
     def body(carry):
         j, st, outs = carry
-        st, out = _step(layout, params, prepared, st, k0 + j)
+        st, out = _step(layout, params, prepared, st, k0 + j, uniforms[j])
         outs = jax.tree.map(lambda b, o: lax.dynamic_update_index_in_dim(b, o, j, 0), outs, out)
         return j + 1, st, outs
 
@@ -245,6 +258,28 @@ def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     return state, outs
 
 
+run_chunk = jax.jit(_run_chunk, static_argnums=0)
+
+
+@lru_cache(maxsize=32)
+def _batched(layout: Layout, treedef, axes: tuple):
+    in_axes = jax.tree.unflatten(treedef, axes)
+    run = partial(_run_chunk, layout)
+    return jax.jit(jax.vmap(run, in_axes=(in_axes, 0, None, None)))
+
+
+def run_chunk_batched(layout: Layout, params: Params, batched, state: State, k0, n_active):
+    """:func:`run_chunk` for B independent trials at once (one vectorised computation).
+
+    ``batched`` is a pytree like ``params`` of booleans: True where the leaf has a leading
+    trial axis (e.g. ``key`` for different seeds, a group's ``tau`` for a parameter scan).
+    ``state`` has a leading trial axis on every leaf; so do the returned state and outputs.
+    """
+    leaves, treedef = jax.tree.flatten(batched)
+    axes = tuple(0 if b else None for b in leaves)
+    return _batched(layout, treedef, axes)(params, state, k0, n_active)
+
+
 def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
     """Functional entry point: advance exactly ``n_steps`` (static) steps.
 
@@ -252,8 +287,10 @@ def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
     loss on the outputs with respect to ``params`` works (weights, tau, R, ...).
     """
     prepared = _prepare(layout, params)
+    uniforms = _uniforms(layout, params, k0, n_steps)
 
-    def body(st, j):
-        return _step(layout, params, prepared, st, k0 + j)
+    def body(st, xs):
+        j, u = xs
+        return _step(layout, params, prepared, st, k0 + j, u)
 
-    return lax.scan(body, state, jnp.arange(n_steps, dtype=jnp.int32))
+    return lax.scan(body, state, (jnp.arange(n_steps, dtype=jnp.int32), uniforms))

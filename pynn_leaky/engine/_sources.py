@@ -59,13 +59,20 @@ def poisson_cdf(rate, dt, terms: int):
     return jnp.cumsum(pmf, axis=1).at[:, -1].set(1.0)  # (n, terms)
 
 
-def poisson_counts(params: PoissonParams, cdf, key, k):
-    """Spike counts (n,) int32 at step ``k`` by inverting the Poisson CDF with one uniform.
+def poisson_uniforms(key, first_step, n_steps: int, n: int):
+    """The uniforms (n_steps, n) of steps first_step, first_step + 1, ...
 
-    The key is folded with the step, so a run split anywhere draws the same numbers.
+    Each step's numbers come from the key folded with the step, so a run split anywhere
+    draws the same numbers; drawing a whole chunk at once is much cheaper than per step.
     """
-    n = params.rate.shape[0]
-    u = jax.random.uniform(jax.random.fold_in(key, k), (n,), jnp.float64)
+    steps = first_step + jnp.arange(n_steps)
+    return jax.vmap(
+        lambda k: jax.random.uniform(jax.random.fold_in(key, k), (n,), jnp.float64)
+    )(steps)
+
+
+def poisson_counts(params: PoissonParams, cdf, u, k):
+    """Spike counts (n,) int32 at step ``k`` by inverting the Poisson CDF with uniforms u."""
     count = jnp.sum(u[:, None] > cdf[:, :-1], axis=1).astype(jnp.int32)
     active = (k > params.start) & (k <= params.stop)
     return jnp.where(active, count, 0)

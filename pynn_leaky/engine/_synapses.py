@@ -51,14 +51,19 @@ def clear_slot(buffer, k, layout: SynapseLayout):
     return lax.dynamic_update_slice(buffer, jnp.zeros((layout.n_target,), buffer.dtype), (start,))
 
 
-def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout):
-    """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer."""
+def presynaptic(table: SynapseTable, layout: SynapseLayout):
+    """The presynaptic index of each synapse (its CSR row); computed once per chunk."""
+    return jnp.searchsorted(table.row_ptr, jnp.arange(layout.n_syn), side="right") - 1
+
+
+def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, pre=None):
+    """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer.
+
+    Dense mode needs ``pre``, the result of :func:`presynaptic`.
+    """
     if layout.n_syn == 0:
         return buffer
     if layout.mode == "dense":
-        pre = jnp.repeat(
-            jnp.arange(layout.n_pre), jnp.diff(table.row_ptr), total_repeat_length=layout.n_syn
-        )
         w = table.weight * counts[pre].astype(table.weight.dtype)
         slot = (k + table.delay) % layout.ring
         return buffer.at[slot * layout.n_target + table.target].add(w)

@@ -1,0 +1,68 @@
+"""Batched trials equal the corresponding ordinary runs, bit for bit."""
+
+import numpy as np
+import pytest
+from pyNN import errors
+
+import pynn_leaky as sim
+
+
+def _network(seed=4, tau=10.0):
+    sim.setup(timestep=0.1, rng_seed=seed, progress=False)
+    src = sim.Population(40, sim.SpikeSourcePoisson(rate=40.0))
+    spiking = sim.Population(8, sim.IF_curr_exp(i_offset=0.3))
+    cells = sim.Population(6, sim.LeakyIntegrator(R=20.0, tau=tau, noise=0.2))
+    sim.Projection(src, spiking, sim.FixedProbabilityConnector(0.3, rng=sim.NumpyRNG(1)),
+                   sim.StaticSynapse(weight=1.5, delay=1.3))
+    sim.Projection(spiking, cells, sim.AllToAllConnector(),
+                   sim.StaticSynapse(weight=0.2, delay=2.1))
+    cells.record("v")
+    spiking.record("spikes")
+    return spiking, cells
+
+
+def _v(block, i=0):
+    return block.segments[i].filter(name="v")[0].magnitude
+
+
+def _spikes(block, i=0):
+    return [np.asarray(s) for s in block.segments[i].spiketrains]
+
+
+def test_each_trial_equals_an_ordinary_run_with_its_seed_and_parameters():
+    spiking, cells = _network()
+    blocks = sim.run_trials(30.0, rng_seeds=[4, 9, 9],
+                            parameters={cells: {"tau": [10.0, 10.0, 25.0]}})
+    assert sim.get_current_time() == 0.0  # the simulator itself did not move
+    assert [s.annotations["rng_seed"] for s in blocks[cells].segments] == [4, 9, 9]
+    trial_v = [_v(blocks[cells], i) for i in range(3)]
+    trial_spikes = [_spikes(blocks[spiking], i) for i in range(3)]
+    assert sum(len(s) for s in trial_spikes[0]) > 10
+    assert not np.array_equal(trial_v[0], trial_v[1])
+    for i, (seed, tau) in enumerate([(4, 10.0), (9, 10.0), (9, 25.0)]):
+        spiking, cells = _network(seed, tau)
+        sim.run(30.0)
+        np.testing.assert_array_equal(trial_v[i], _v(cells.get_data()))
+        for a, b in zip(trial_spikes[i], _spikes(spiking.get_data()), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_bad_arguments():
+    spiking, cells = _network()
+    with pytest.raises(errors.InvalidParameterValueError, match="-1"):
+        sim.run_trials(-1.0, trials=2)
+    with pytest.raises(errors.InvalidParameterValueError, match="0"):
+        sim.run_trials(5.0, trials=0)
+    with pytest.raises(errors.InvalidDimensionsError, match="3"):
+        sim.run_trials(5.0, trials=2, parameters={cells: {"tau": [1.0, 2.0, 3.0]}})
+    with pytest.raises(errors.NonExistentParameterError):
+        sim.run_trials(5.0, trials=2, parameters={cells: {"tau_m": [1.0, 2.0]}})
+    sim.run(5.0)  # still usable
+    assert _v(cells.get_data()).shape == (51, 6)
+
+
+def test_seeds_only():
+    spiking, cells = _network()
+    blocks = sim.run_trials(10.0, trials=2)
+    assert [s.annotations["rng_seed"] for s in blocks[cells].segments] == [4, 5]
+    assert _v(blocks[cells], 1).shape == (101, 6)
