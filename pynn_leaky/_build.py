@@ -466,7 +466,12 @@ def build(state, old):
         st = net._state_from_arrays(*net.carry_state(old, state.engine_state, state.step))
     else:  # pragma: no cover - engine state without a network cannot happen
         st = net.initial_state()
-    state.engine_state = net.apply_pending(st)
+    st = net.apply_pending(st)
+    if state.devices is not None and len(state.devices) > 1:
+        m = engine.sharding.mesh(state.devices)
+        net.params = engine.sharding.shard_params(net.params, m)
+        st = engine.sharding.shard_state(st, m)
+    state.engine_state = st
     return net
 
 

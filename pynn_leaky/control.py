@@ -22,7 +22,8 @@ def _positive(name, value):
 
 
 def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
-          precision="float64", progress=True, chunk_steps=1000, **extra_params):
+          precision="float64", progress=True, chunk_steps=1000, devices=None,
+          **extra_params):
     """Initialise (or re-initialise) pynn_leaky; any existing network is destroyed.
 
     Parameters
@@ -41,6 +42,9 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         Show a progress bar on stderr (only when it is a terminal).
     chunk_steps : int
         Largest number of steps per compiled chunk (recorded data reach the host per chunk).
+    devices : int, sequence of jax devices, or None
+        Spread the network over several devices (``jax.sharding``): an int N takes the
+        first N devices of JAX's default platform. None: one (the default) device.
     extra_params
         Options of other backends (e.g. ``threads``) are accepted and ignored.
     """
@@ -64,6 +68,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         raise errors.InvalidParameterValueError(
             f"chunk_steps = {chunk_steps!r} is not allowed: it must be an integer >= 1"
         )
+    devices = _devices(devices)
     if rng_seed is None:
         rng_seed = extra_params.get("seed", 0)
     jax.config.update("jax_enable_x64", True)
@@ -77,9 +82,30 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     state.precision = precision
     state.progress = bool(progress)
     state.chunk_steps = chunk_steps
-    state.mpi_rank = 0
-    state.num_processes = 1
+    state.devices = devices
+    # Several processes (jax.distributed.initialize() called before setup()) answer truthfully.
+    state.mpi_rank = jax.process_index()
+    state.num_processes = jax.process_count()
     return 0
+
+
+def _devices(devices):
+    if devices is None:
+        return None
+    available = jax.devices()
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise errors.InvalidParameterValueError(
+                f"devices = {devices!r} is not allowed: JAX sees {len(available)} "
+                f"{available[0].platform} device(s); give 1..{len(available)} or a list"
+            )
+        return list(available[:devices])
+    devices = list(devices)
+    if not devices or not all(isinstance(d, jax.Device) for d in devices):
+        raise errors.InvalidParameterValueError(
+            f"devices = {devices!r} is not allowed: give an int or a list of jax devices"
+        )
+    return devices
 
 
 def end(compatible_output=True):

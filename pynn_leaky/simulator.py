@@ -39,6 +39,7 @@ class State(common.control.BaseState):
         self.precision = "float64"
         self.progress = True
         self.chunk_steps = 1000
+        self.devices = None  # None: JAX's default device; else the list given to setup()
         self.clear()
 
     # -- registry --------------------------------------------------------------------
@@ -68,9 +69,8 @@ class State(common.control.BaseState):
         self.engine_state = None
         self.changed = True
         for source in self.current_sources:
-            source_trace = getattr(source, "_trace", None)
-            if source_trace is not None:
-                source_trace.clear()
+            # not getattr: a current source's __getattr__ raises a PyNN error
+            source.__dict__.pop("_trace", None)
         for recorder in self.recorders:
             recorder._clear_buffers()
 

@@ -7,6 +7,7 @@ can be jit-compiled, vmapped and differentiated on its own.
 from . import _currents as currents
 from . import _iaf as iaf
 from . import _leaky as leaky
+from . import _sharding as sharding
 from . import _sources as sources
 from . import _synapses as synapses
 from ._network import (
@@ -61,6 +62,7 @@ __all__ = [
     "leaky",
     "run_chunk",
     "run_chunk_batched",
+    "sharding",
     "simulate",
     "sources",
     "synapses",

@@ -1,0 +1,33 @@
+"""Several devices: a network spread with jax.sharding equals the one-device run."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from pyNN import errors
+
+import pynn_leaky as sim
+
+
+def test_four_host_devices_equal_one():
+    script = pathlib.Path(__file__).with_name("_sharded_script.py")
+    env = dict(os.environ)
+    env.pop("XLA_FLAGS", None)
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert "cells" in out["sharding"]  # the cell arrays really are split over the mesh
+    assert out["n_spikes"] > 50
+    assert out["spikes_equal"]
+    assert out["max_dv"] <= 1e-12
+    assert (out["num_processes"], out["rank"]) == (1, 0)
+
+
+@pytest.mark.parametrize("devices", [0, 10_000, "gpu", [1, 2]])
+def test_bad_device_choice(devices):
+    with pytest.raises(errors.InvalidParameterValueError, match="devices"):
+        sim.setup(devices=devices)
