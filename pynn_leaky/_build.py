@@ -267,6 +267,7 @@ class Network:
         old = state.network
         if old is not None and getattr(old, "_syn_key", None) == self._syn_key:
             self.syn_layout, self.syn_table = old.syn_layout, old.syn_table
+            self.syn_order = old.syn_order
             return
         pre, target, delay, weight = [], [], [], []
         for prj in state.projections:
@@ -282,6 +283,7 @@ class Network:
         pre, target = cat(pre, np.int64), cat(target, np.int64)
         delay, weight = cat(delay, np.int64), cat(weight, float)
         order = np.argsort(pre, kind="stable")
+        self.syn_order = order  # table position i holds connection order[i] (projection order)
         counts = np.bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
         ring = int(max(delay.max(initial=1), 1)) + 1
