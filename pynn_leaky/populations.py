@@ -31,6 +31,21 @@ class Assembly(common.Assembly):
                 p.recorder.clear()
 
 
+def _check_initial(cells, initial_values):
+    """Refuse unknown state variables and arrays of the wrong length (PyNN errors)."""
+    known = list(cells.celltype.default_initial_values)
+    for name, value in initial_values.items():
+        if name not in known:
+            raise errors.NonExistentParameterError(
+                name, f"{type(cells.celltype).__name__} (initial values)", known
+            )
+        if isinstance(value, (list, tuple, np.ndarray)) and np.shape(value) != (cells.size,):
+            raise errors.InvalidDimensionsError(
+                f"initial value of {name} has shape {np.shape(value)}: give a scalar or an "
+                f"array of shape ({cells.size},) for '{cells.label}'"
+            )
+
+
 def _native_names(celltype, names):
     unknown = [n for n in names if n not in celltype.get_parameter_names()]
     if unknown:
@@ -71,6 +86,7 @@ class PopulationView(common.PopulationView):
         simulator.state.mark_changed()
 
     def initialize(self, **initial_values):
+        _check_initial(self, initial_values)
         root = self.grandparent
         where = self.index_in_grandparent(np.arange(self.size))
         for variable, value in initial_values.items():
@@ -92,10 +108,12 @@ class Population(common.Population):
     def __init__(self, size, cellclass, cellparams=None, structure=None, initial_values={},  # noqa: B006 (PyNN)
                  label=None):
         if not simulator.state.initialized:
-            raise errors.NotImplementedError(
-                "pynn_leaky: call setup() before creating populations"
-            )
+            raise RuntimeError("pynn_leaky: call setup() before creating populations")
         super().__init__(size, cellclass, cellparams, structure, initial_values, label)
+
+    def initialize(self, **initial_values):
+        _check_initial(self, initial_values)
+        super().initialize(**initial_values)
 
     def _create_cells(self):
         if not isinstance(self.celltype, StandardCellType):

@@ -9,7 +9,7 @@ import threading
 import time as _time
 
 import numpy as np
-from pyNN import common, errors
+from pyNN import common
 
 name = "pynn_leaky"
 
@@ -105,9 +105,7 @@ class State(common.control.BaseState):
 
     def run_until(self, tstop):
         if not self.initialized:
-            raise errors.NotImplementedError(
-                "pynn_leaky: call setup() before running the simulation"
-            )
+            raise RuntimeError("pynn_leaky: call setup() before running the simulation")
         # Negative durations are refused by control.run/run_until before reaching here.
         n_steps = max(0, int(np.rint((tstop - self.t) / self.dt)))
         from . import _build
