@@ -409,7 +409,7 @@ def test_missing_simulator_is_a_clear_error(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())  # nothing ran
     report = cmp.compare(CONVENTIONS, ["leaky", "brian2"], tmp_path, skip_missing=True)
     assert report["simulators"] == ["leaky"] and "brian2" in report["skipped"]
-    assert "skipped brian2" in (tmp_path / "report.txt").read_text()
+    assert "skipped brian2:" in (tmp_path / "report.txt").read_text()
 
 
 def test_command_line_errors(tmp_path):
