@@ -1,0 +1,157 @@
+"""Benchmark workloads, runnable on any PyNN backend by name.
+
+Usage: python benchmarks/workloads.py WORKLOAD BACKEND [--size N] [--time MS]
+
+WORKLOAD: W1 (LeakyIntegrator readout of Poisson sources, ~1M synapses),
+W2 (Vogels-Abbott CUBA network, 4000 IF_curr_exp cells, p = 0.02, Brette et al. 2007),
+W3 (LeakyIntegrator populations of N cells with fan-in 100 from Poisson sources),
+W4 (building N synapses with FixedProbability and FixedNumberPre and random delays).
+BACKEND: pynn_leaky, pynn_leaky32 (float32), nest, brian2.
+Prints one JSON line with the timings (s), peak RSS (MiB) and a few counts.
+On peers the LeakyIntegrator is IF_curr_exp with cm = tau/R and an unreachable threshold.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import time
+
+T0 = time.perf_counter()
+
+
+def _sim(backend):
+    name = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "pynn_leaky32": "pynn_leaky"}
+    sim = importlib.import_module(name.get(backend, backend))
+    return sim, time.perf_counter() - T0
+
+
+def _setup(sim, backend, **kw):
+    if backend.startswith("pynn_leaky"):
+        kw.update(precision="float32" if backend == "pynn_leaky32" else "float64", rng_seed=1,
+                  progress=False)
+    elif backend == "nest":
+        kw.update(threads=os.cpu_count(), spike_precision="on_grid")
+    sim.setup(timestep=0.1, **kw)
+
+
+def _leaky(sim, backend, n, V_rest=-65.0, R=40.0, tau=20.0, tau_syn_E=5.0, tau_syn_I=10.0):
+    if backend.startswith("pynn_leaky"):
+        cells = sim.LeakyIntegrator(V_rest=V_rest, R=R, tau=tau, tau_syn_E=tau_syn_E,
+                                    tau_syn_I=tau_syn_I)
+    else:
+        cells = sim.IF_curr_exp(v_rest=V_rest, cm=tau / R, tau_m=tau, tau_syn_E=tau_syn_E,
+                                tau_syn_I=tau_syn_I, v_thresh=1e9, v_reset=V_rest,
+                                tau_refrac=0.1)
+    return sim.Population(n, cells, initial_values={"v": V_rest})
+
+
+def _rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(f):
+    t0 = time.perf_counter()
+    out = f()
+    return time.perf_counter() - t0, out
+
+
+def w1(sim, backend, size, t_stop):
+    _setup(sim, backend, min_delay=0.1, max_delay=5.0)
+    cells = _leaky(sim, backend, size or 10_000)
+    exc = sim.Population(800, sim.SpikeSourcePoisson(rate=20.0))
+    inh = sim.Population(200, sim.SpikeSourcePoisson(rate=20.0))
+    rng = sim.NumpyRNG(seed=42)
+    delay = sim.RandomDistribution("uniform", (1.0, 5.0), rng=rng)
+    sim.Projection(exc, cells, sim.FixedProbabilityConnector(0.1, rng=rng),
+                   sim.StaticSynapse(weight=0.02, delay=delay), receptor_type="excitatory")
+    sim.Projection(inh, cells, sim.FixedProbabilityConnector(0.1, rng=rng),
+                   sim.StaticSynapse(weight=-0.06, delay=delay), receptor_type="inhibitory")
+    cells[:100].record("v")
+    return cells, {}
+
+
+def w2(sim, backend, size, t_stop):
+    n = size or 4000
+    _setup(sim, backend, min_delay=0.2, max_delay=0.2)
+    # Brette et al. 2007, benchmark 2 (CUBA): area 20000 um^2, cm 1 uF/cm^2 -> 0.2 nF.
+    params = dict(tau_m=20.0, tau_syn_E=5.0, tau_syn_I=10.0, v_rest=-49.0, v_reset=-60.0,
+                  v_thresh=-50.0, cm=0.2, tau_refrac=5.0)
+    n_exc = n * 4 // 5
+    rng = sim.NumpyRNG(seed=98765)
+    v0 = sim.RandomDistribution("uniform", (-60.0, -50.0), rng=rng)
+    exc = sim.Population(n_exc, sim.IF_curr_exp(**params), initial_values={"v": v0})
+    inh = sim.Population(n - n_exc, sim.IF_curr_exp(**params), initial_values={"v": v0})
+    w_exc, w_inh = 1e-3 * 0.27 * 60.0, 1e-3 * 4.5 * -20.0  # nA, from the conductances
+    for pre, w, rec in ((exc, w_exc, "excitatory"), (inh, w_inh, "inhibitory")):
+        for post in (exc, inh):
+            sim.Projection(pre, post, sim.FixedProbabilityConnector(0.02, rng=rng),
+                           sim.StaticSynapse(weight=w, delay=0.2), receptor_type=rec)
+    exc.record("spikes")
+    inh.record("spikes")
+    return exc, {"spiking": (exc, inh)}
+
+
+def w3(sim, backend, size, t_stop):
+    _setup(sim, backend, min_delay=0.1, max_delay=2.0)
+    cells = _leaky(sim, backend, size or 10_000)
+    src = sim.Population(1000, sim.SpikeSourcePoisson(rate=10.0))
+    rng = sim.NumpyRNG(seed=7)
+    sim.Projection(src, cells, sim.FixedNumberPreConnector(100, rng=rng),
+                   sim.StaticSynapse(weight=0.01, delay=1.0))
+    cells[:10].record("v")
+    return cells, {"events": (size or 10_000) * 100 * 10.0 * t_stop / 1000.0}
+
+
+def w4(sim, backend, size, t_stop, connector="FixedProbability"):
+    n_syn = size or 1_000_000
+    _setup(sim, backend, min_delay=0.1, max_delay=5.0)
+    src = sim.Population(1000, sim.SpikeSourcePoisson(rate=1.0))
+    rng = sim.NumpyRNG(seed=3)
+    delay = sim.RandomDistribution("uniform", (0.1, 5.0), rng=rng)
+    if connector == "FixedProbability":
+        cells = _leaky(sim, backend, max(1, n_syn // 100))
+        conn = sim.FixedProbabilityConnector(0.1, rng=rng)
+    else:
+        cells = _leaky(sim, backend, max(1, n_syn // 100))
+        conn = sim.FixedNumberPreConnector(100, rng=rng)
+    prj = sim.Projection(src, cells, conn, sim.StaticSynapse(weight=0.01, delay=delay))
+    return cells, {"synapses": prj.size(), "build_only": True}
+
+
+WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4,
+             "W4n": lambda *a: w4(*a, connector="FixedNumberPre")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("workload", choices=sorted(WORKLOADS))
+    ap.add_argument("backend")
+    ap.add_argument("--size", type=int, default=0)
+    ap.add_argument("--time", type=float, default=1000.0)
+    args = ap.parse_args()
+    sim, t_import = _sim(args.backend)
+    t_build, (pop, info) = _timed(lambda: WORKLOADS[args.workload](
+        sim, args.backend, args.size, args.time))
+    out = {"workload": args.workload, "backend": args.backend, "size": args.size,
+           "import_s": t_import, "build_s": t_build}
+    if not info.pop("build_only", False):
+        out["run1_s"], _ = _timed(lambda: sim.run(args.time))
+        out["run2_s"], _ = _timed(lambda: sim.run(args.time))
+        if "spiking" in info:
+            pops = info.pop("spiking")
+            n_spikes = sum(sum(p.get_spike_counts().values()) for p in pops)
+            out["rate_hz"] = n_spikes / sum(p.size for p in pops) / (2 * args.time / 1000.0)
+        if "events" in info:
+            out["s_per_event"] = out["run2_s"] / info.pop("events")
+            out["s_per_step"] = out["run2_s"] / (args.time / 0.1)
+    out.update(info)
+    out["total_s"] = time.perf_counter() - T0
+    out["peak_rss_mib"] = _rss()
+    print(json.dumps(out))
+    sim.end()
+
+
+if __name__ == "__main__":
+    main()
