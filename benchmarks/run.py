@@ -51,7 +51,8 @@ def run_one(workload, backend, size, t_ms, python):
 
 def table(results, reference="pynn_leaky"):
     cols = ["build_s", "run1_s", "run2_s", "total_s", "peak_rss_mib"]
-    rows = ["| workload | size | backend | " + " | ".join(cols) + " | pynn_leaky time / this backend's time |",
+    rows = ["| workload | size | backend | " + " | ".join(cols)
+            + " | pynn_leaky time / this backend's time |",
             "|---" * (len(cols) + 4) + "|"]
     by_key = {}
     for r in results:
