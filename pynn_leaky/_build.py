@@ -26,7 +26,7 @@ from .standardmodels.cells import (
 
 NEVER = es.NEVER
 _SIGNALS = engine.RECORDABLE
-_FIELDS = (*_SIGNALS, "refrac")  # every per-cell state field of any model
+_FIELDS = engine.FIELDS  # every per-cell state field of any model
 
 
 def _group_key(pop):
@@ -331,11 +331,12 @@ class Network:
         return self._state_from_arrays(values, ring, np.zeros(self.n_spiking, np.int32))
 
     def _initial(self, variable):
-        if variable == "refrac":
-            return np.zeros(self.n_cells, np.int32)
+        # Fields that are not PyNN initial values (refractory count, ...) start at 0.
         parts = [np.broadcast_to(p.initial_values[variable].evaluate(simplify=False), (p.size,))
+                 if variable in p.initial_values else np.zeros(p.size)
                  for p in self.neurons]
-        return np.concatenate(parts).astype(float) if parts else np.zeros(0)
+        out = np.concatenate(parts) if parts else np.zeros(0)
+        return out.astype(np.int32) if variable == "refrac" else out.astype(float)
 
     def _state_from_arrays(self, values, ring, pending):
         return engine.init_state(self.layout, self.params, values, ring, pending)

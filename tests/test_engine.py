@@ -77,8 +77,10 @@ def test_engine_simulate_is_differentiable_in_weights_and_tau():
                 ac=engine.currents.ACCurrents(*[empty_f] * 4, empty_i, empty_i),
                 noisy=engine.currents.NoisyCurrents(*[empty_f] * 2, empty_i, empty_i, empty_i),
                 source=empty_i, target=empty_i),
-            recording=engine.Recording(jnp.arange(n_cells, dtype=jnp.int32), empty_i, empty_i,
-                                       empty_i),
+            recording=engine.Recording(**{
+                f: jnp.arange(n_cells, dtype=jnp.int32) if f == "v" else empty_i
+                for f in engine.Recording._fields
+            }),
             key=jax.random.key_data(jax.random.key(0)),
         )
 

@@ -6,10 +6,14 @@ can be jit-compiled, vmapped and differentiated on its own.
 
 from . import _currents as currents
 from . import _iaf as iaf
+from . import _iaf_alpha as iaf_alpha
 from . import _leaky as leaky
 from . import _sharding as sharding
 from . import _sources as sources
 from . import _synapses as synapses
+from ._network import (
+    FIELDS as FIELDS,
+)
 from ._network import (
     RECORDABLE as RECORDABLE,
 )
@@ -48,6 +52,7 @@ from ._network import (
 )
 
 __all__ = [
+    "FIELDS",
     "RECORDABLE",
     "GroupLayout",
     "Layout",
@@ -58,6 +63,7 @@ __all__ = [
     "current_values",
     "currents",
     "iaf",
+    "iaf_alpha",
     "init_state",
     "leaky",
     "run_chunk",

@@ -2,7 +2,8 @@
 
 Index spaces
 ------------
-* cells: all neurons (LeakyIntegrator, IF_curr_exp, ...), group after group (``groups``);
+* cells: all neurons (LeakyIntegrator, IF_curr_exp, ...), group after group (``groups``;
+  one group per cell model and method, see MODELS);
 * spiking: array sources, Poisson sources, then the cells of spiking groups in group
   order; the presynaptic index of a synapse;
 * targets: ``receptor * n_cells + cell`` (receptor 0 excitatory, 1 inhibitory).
@@ -18,9 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import _currents, _iaf, _leaky, _sources, _synapses
-
-RECORDABLE = ("v", "isyn_exc", "isyn_inh")
+from . import _currents, _iaf, _iaf_alpha, _leaky, _sources, _synapses
 
 
 class _Model(NamedTuple):
@@ -31,16 +30,26 @@ class _Model(NamedTuple):
     init: object
     state: type
     spiking: bool
+    recordable: tuple  # the state fields that are recordable signals (floats)
 
 
 def _leaky_step(prop, state, *args):
     return _leaky.step(prop, state, *args), None
 
 
+_SIGNALS = ("v", "isyn_exc", "isyn_inh")
 MODELS = {
-    "leaky": _Model(_leaky.prepare, _leaky_step, _leaky.init, _leaky.LeakyState, False),
-    "iaf": _Model(_iaf.prepare, _iaf.step, _iaf.init, _iaf.IafState, True),
+    "leaky": _Model(_leaky.prepare, _leaky_step, _leaky.init, _leaky.LeakyState, False,
+                    _SIGNALS),
+    "iaf": _Model(_iaf.prepare, _iaf.step, _iaf.init, _iaf.IafState, True, _SIGNALS),
+    "iaf_alpha": _Model(_iaf_alpha.prepare, _iaf_alpha.step, _iaf_alpha.init,
+                        _iaf_alpha.IafAlphaState, True, _iaf_alpha.RECORDABLE),
 }
+
+RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))
+"""Every recordable signal of any model; a model lacking one records NaN for its cells."""
+FIELDS = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.state._fields))
+"""Every per-cell state field of any model (carried across rebuilds by name)."""
 
 
 class GroupLayout(NamedTuple):
@@ -74,13 +83,12 @@ class Layout(NamedTuple):
         return self.n_array + self.n_poisson + sum(g.n for g in self.groups if g.spiking)
 
 
-class Recording(NamedTuple):
-    """Indices of the recorded cells: each variable's samples are ``var[index]``."""
+Recording = NamedTuple("Recording", [(f, jax.Array) for f in (*RECORDABLE, "spikes")])
+Recording.__doc__ = """Indices of the recorded cells: each variable's samples are ``var[index]``.
 
-    v: jax.Array  # (n_rec_v,) int32 cell index
-    isyn_exc: jax.Array
-    isyn_inh: jax.Array
-    spikes: jax.Array  # (n_rec_spikes,) int32 spiking index
+One (n_rec_X,) int32 array of cell indices per name of RECORDABLE, then ``spikes``
+(n_rec_spikes,) int32 spiking indices.
+"""
 
 
 class Params(NamedTuple):
@@ -101,14 +109,14 @@ class State(NamedTuple):
     first_bad: jax.Array  # () int32, first step with non-finite state, -1 if none
 
 
-class Outputs(NamedTuple):
-    """Per step of a chunk: the recorded values after the step."""
+Outputs = NamedTuple(
+    "Outputs", [(f, jax.Array) for f in (*RECORDABLE, "spikes", "currents")]
+)
+Outputs.__doc__ = """Per step of a chunk: the recorded values after the step.
 
-    v: jax.Array  # (chunk, n_rec_v)
-    isyn_exc: jax.Array
-    isyn_inh: jax.Array
-    spikes: jax.Array  # (chunk, n_rec_spikes) int32 counts
-    currents: jax.Array  # (chunk, n_current_sources) nA, value held over the step
+One (chunk, n_rec_X) array per name of RECORDABLE, then ``spikes`` (chunk, n_rec_spikes)
+int32 counts and ``currents`` (chunk, n_current_sources) nA, the value held over the step.
+"""
 
 
 # Independent random streams, folded into the user's key.
@@ -116,10 +124,11 @@ _POISSON, _NOISE, _CURRENTS = 1, 2, 3
 
 
 def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=None) -> State:
-    """A network state; by default the seed's initial values (v = 0, no synaptic current).
+    """A network state; by default each model's ``init`` (v = 0, no synaptic input).
 
-    ``cells`` maps "v", "isyn_exc", "isyn_inh" to (n_cells,) arrays (all cells, group after
-    group); ``ring`` and ``pending`` restore synaptic input in flight.
+    ``cells`` maps names of FIELDS to (n_cells,) arrays (all cells, group after group; a
+    group takes the fields its model has); ``ring`` and ``pending`` restore synaptic input
+    in flight.
     """
     dtype = params.dt.dtype
     s = layout.synapses
@@ -216,20 +225,22 @@ def current_values(params: Params, k):
     return _currents.source_values(params.currents, k, params.dt, key)
 
 
-def _concat(groups, field, dtype):
-    parts = [getattr(s, field) for s in groups]
-    return jnp.concatenate(parts) if parts else jnp.zeros((0,), dtype)
+def _gather(groups, field, index, dtype):
+    """``field`` over all cells (NaN for groups whose model lacks it), at ``index``."""
+    if index.shape[0] == 0:  # static: nothing recorded, nothing gathered
+        return jnp.zeros((0,), dtype)
+    parts = [
+        getattr(s, field).astype(dtype) if field in s._fields
+        else jnp.full(s.v.shape, jnp.nan, dtype)
+        for s in groups
+    ]
+    return jnp.concatenate(parts)[index]
 
 
 def _record(rec: Recording, state: State, counts, values):
     dtype = state.ring.dtype
-    return Outputs(
-        v=_concat(state.groups, "v", dtype)[rec.v],
-        isyn_exc=_concat(state.groups, "isyn_exc", dtype)[rec.isyn_exc],
-        isyn_inh=_concat(state.groups, "isyn_inh", dtype)[rec.isyn_inh],
-        spikes=counts[rec.spikes],
-        currents=values,
-    )
+    signals = {f: _gather(state.groups, f, getattr(rec, f), dtype) for f in RECORDABLE}
+    return Outputs(**signals, spikes=counts[rec.spikes], currents=values)
 
 
 def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):

@@ -1,12 +1,19 @@
 """Standard models of pynn_leaky."""
 
-from .cells import IF_curr_exp, LeakyIntegrator, SpikeSourceArray, SpikeSourcePoisson
+from .cells import (
+    IF_curr_alpha,
+    IF_curr_exp,
+    LeakyIntegrator,
+    SpikeSourceArray,
+    SpikeSourcePoisson,
+)
 from .electrodes import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .synapses import StaticSynapse
 
 __all__ = [
     "ACSource",
     "DCSource",
+    "IF_curr_alpha",
     "IF_curr_exp",
     "LeakyIntegrator",
     "NoisyCurrentSource",

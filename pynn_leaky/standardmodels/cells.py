@@ -6,6 +6,7 @@ from pyNN.standardmodels import build_translations, cells
 from pyNN.standardmodels.base import StandardCellType
 
 from ..engine import iaf as _iaf
+from ..engine import iaf_alpha as _iaf_alpha
 from ..engine import leaky as _leaky
 
 METHODS = _leaky.METHODS
@@ -20,7 +21,7 @@ def _check(name, values, ok, allowed):
     values = np.asarray(values, dtype=float)
     bad = ~(np.isfinite(values) & ok(values))
     if bad.any():
-        first = values.ravel()[np.flatnonzero(bad.ravel())[0]]
+        first = float(values.ravel()[np.flatnonzero(bad.ravel())[0]])
         raise errors.InvalidParameterValueError(
             f"{name} = {first!r} is not allowed: {name} must be {allowed}"
         )
@@ -146,6 +147,35 @@ class IF_curr_exp(cells.IF_curr_exp):
             v_reset=f("v_reset"),
             refrac=np.rint(f("tau_refrac") / dt).astype(np.int32),
         )
+
+
+class IF_curr_alpha(cells.IF_curr_alpha):
+    __doc__ = cells.IF_curr_alpha.__doc__ + """
+    On pynn_leaky: exact integration as NEST's iaf_psc_alpha (a spike of weight w nA gives
+    the current w (t / tau_syn) exp(1 - t / tau_syn); threshold checked at the end of each
+    step, the spike carries that step's time, v held at v_reset for round(tau_refrac / dt)
+    steps while the synaptic currents keep integrating).
+    """
+
+    translations = _identity(*cells.IF_curr_alpha.default_parameters)
+    engine_model = "iaf_alpha"
+    method = "exp_auto"
+    checks = IF_curr_exp.checks
+    initial_checks = IF_curr_exp.initial_checks
+
+    @staticmethod
+    def engine_parameters(p, dt):
+        f = lambda name: np.asarray(p[name], float)  # noqa: E731
+        return _iaf_alpha.IafAlphaParams(
+            v_rest=f("v_rest"), cm=f("cm"), tau_m=f("tau_m"), tau_syn_E=f("tau_syn_E"),
+            tau_syn_I=f("tau_syn_I"), i_offset=f("i_offset"), v_thresh=f("v_thresh"),
+            v_reset=f("v_reset"), refrac=_steps(f("tau_refrac"), dt),
+        )
+
+
+def _steps(duration, dt):
+    """A duration (ms) in whole steps, rounded to the nearest (NEST's Time::get_steps)."""
+    return np.rint(duration / dt).astype(np.int32)
 
 
 def is_neuron(celltype):

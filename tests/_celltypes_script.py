@@ -1,0 +1,94 @@
+"""Random recurrent networks of PyNN's standard cell types on a given backend; to an .npz.
+
+Usage: python _celltypes_script.py BACKEND SEED OUT.npz MODEL [MODEL ...]
+(BACKEND: pynn_leaky or pyNN.nest; MODEL: a key of MODELS)
+
+For each model one population of N cells with heterogeneous parameters, driven by
+SpikeSourceArrays, connected to itself with excitatory and inhibitory synapses of random
+on-grid delays, plus a DCSource into some cells. The populations of different models are
+independent (no projections between them), so a difference in one model cannot spread to
+another. Connectivity is drawn here with numpy and passed as lists, so both backends get
+identical networks. Saved per model: spike times of every cell and the recorded signals
+(every step) of the first N_REC cells.
+"""
+
+import importlib
+import sys
+
+import numpy as np
+from _network_script import nest_safe_spike_times, on_grid
+
+T = 200.0
+N, N_SRC, N_REC = 40, 20, 8
+
+
+def _iaf(rng, n):
+    return dict(
+        v_rest=rng.uniform(-70, -60, n), v_reset=rng.uniform(-72, -65, n),
+        v_thresh=rng.uniform(-55, -50, n), cm=rng.uniform(0.2, 1.0, n),
+        tau_m=rng.uniform(8, 25, n), tau_refrac=on_grid(rng.integers(1, 31, n)),
+        tau_syn_E=rng.uniform(0.3, 6, n), tau_syn_I=rng.uniform(0.5, 10, n),
+        i_offset=rng.uniform(0.0, 0.6, n),
+    )
+
+
+# name: (parameters(rng, n), initial values(rng, n), (input, exc, inh) weights, signals)
+MODELS = {
+    "IF_curr_alpha": (
+        _iaf, lambda rng, n: {"v": rng.uniform(-70, -55, n)}, (1.0, 0.5, -0.8), ["v"],
+    ),
+}
+
+
+def build(sim, name, rng):
+    params, initial, (w_in, w_exc, w_inh), signals = MODELS[name]
+    grid = nest_safe_spike_times(T)
+    times = [np.sort(rng.choice(grid, size=rng.integers(5, 30), replace=False))
+             for _ in range(N_SRC)]
+    src = sim.Population(N_SRC, sim.SpikeSourceArray(spike_times=[list(t) for t in times]))
+    cells = sim.Population(N, getattr(sim, name)(**params(rng, N)),
+                           initial_values=initial(rng, N), label=name)
+
+    def lst(n_pre, n_post, p, w):
+        pairs = [(i, j) for i in range(n_pre) for j in range(n_post) if rng.random() < p]
+        return [(i, j, w * rng.uniform(0.5, 1.5), float(on_grid(rng.integers(1, 41))))
+                for i, j in pairs]
+
+    cols = ["weight", "delay"]
+    sim.Projection(src, cells, sim.FromListConnector(lst(N_SRC, N, 0.2, w_in), cols),
+                   receptor_type="excitatory")
+    sim.Projection(cells, cells, sim.FromListConnector(lst(N, N, 0.1, w_exc), cols),
+                   receptor_type="excitatory")
+    sim.Projection(cells, cells, sim.FromListConnector(lst(N, N, 0.1, w_inh), cols),
+                   receptor_type="inhibitory")
+    sim.DCSource(amplitude=float(rng.uniform(0.1, 0.3)), start=50.0, stop=120.0).inject_into(
+        cells[N // 2:])
+    cells.record("spikes")
+    cells[:N_REC].record(signals)
+    return cells, signals
+
+
+def main(backend, seed, out, names):
+    sim = importlib.import_module(backend)
+    extra = {"spike_precision": "on_grid"} if backend == "pyNN.nest" else {}
+    sim.setup(timestep=0.1, min_delay=0.1, max_delay=4.0, **extra)
+    rng = np.random.default_rng(seed)
+    built = {name: build(sim, name, rng) for name in names}
+    sim.run(T)
+    results = {}
+    for name, (cells, signals) in built.items():
+        seg = cells.get_data().segments[0]
+        spikes = np.empty(N, dtype=object)
+        for k, st in enumerate(seg.spiketrains):
+            spikes[k] = np.asarray(st.times.rescale("ms").magnitude)
+        results[f"{name}/spikes"] = spikes
+        for sig in signals:
+            a = seg.filter(name=sig)[0]
+            results[f"{name}/{sig}"] = np.asarray(a.magnitude)
+            results[f"{name}/{sig}/units"] = str(a.units.dimensionality)
+    np.savez(out, **results)
+    sim.end()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:])

@@ -1,0 +1,63 @@
+"""PyNN's standard cell types on pynn_leaky against pyNN.nest, on random recurrent networks.
+
+Both backends run tests/_celltypes_script.py (one subprocess each, all models in one
+network of independent populations). Tolerances, and why:
+
+* spike times: equal on the grid for every model. Recurrent input makes any earlier or
+  later spike change everything after it, so equal trains mean equal dynamics.
+* v and the other recorded signals: ``TOLERANCE`` per model (units of the signal).
+  IF_curr_alpha: exact propagators on both sides, they differ only in rounding.
+"""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.nest
+if importlib.util.find_spec("nest") is None:  # pragma: no cover
+    pytest.skip("NEST is not installed", allow_module_level=True)
+
+SCRIPT = pathlib.Path(__file__).with_name("_celltypes_script.py")
+SEED = 3
+
+# model: largest allowed |difference| of each recorded signal (in the signal's units)
+TOLERANCE = {
+    "IF_curr_alpha": {"v": 1e-9},
+}
+
+
+def _run(backend, tmp_path):
+    out = tmp_path / f"{backend}.npz"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), backend, str(SEED), str(out), *TOLERANCE],
+        capture_output=True, text=True, timeout=600, env=env, cwd=SCRIPT.parent,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return dict(np.load(out, allow_pickle=True))
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("celltypes")
+    return _run("pynn_leaky", tmp), _run("pyNN.nest", tmp)
+
+
+@pytest.mark.parametrize("model", list(TOLERANCE))
+def test_celltype_matches_nest(model, results):
+    leaky, nest = results
+    n_spikes = sum(len(s) for s in nest[f"{model}/spikes"])
+    assert n_spikes > 200  # the network is active, recurrent input matters
+    for k, (a, b) in enumerate(zip(leaky[f"{model}/spikes"], nest[f"{model}/spikes"])):
+        np.testing.assert_allclose(a, b, atol=1e-9, err_msg=f"{model}: spike times of cell {k}")
+    for signal, tol in TOLERANCE[model].items():
+        a, b = leaky[f"{model}/{signal}"], nest[f"{model}/{signal}"]
+        assert a.shape == b.shape
+        assert leaky[f"{model}/{signal}/units"] == nest[f"{model}/{signal}/units"]
+        err = np.abs(a - b).max()
+        assert err <= tol, f"{model}: max |d{signal}| = {err:.3g} > {tol:g}"
