@@ -214,12 +214,12 @@ def run_script(name, script, out, script_args=()):
 
 
 def _version(short):
-    module = {"leaky": "pynn_leaky", "nest": "nest", "neuron": "neuron", "brian2": "brian2"}
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        return version({"nest": "nest-simulator"}.get(short, module[short]))
-    except Exception:  # noqa: BLE001 - a missing version is only a missing annotation
+    package = {"leaky": "pynn_leaky", "nest": "nest-simulator"}.get(short, short)
+    try:
+        return version(package)
+    except PackageNotFoundError:  # e.g. NEST built from source
         return "unknown"
 
 
