@@ -31,7 +31,6 @@ _FIELDS = engine.FIELDS  # every per-cell state field of any model
 
 def _group_key(pop):
     return (pop.celltype.engine_model, pop.celltype.method)
-_BATCH = 8  # spikes per batch in event-driven delivery
 
 
 def _pow2(n):
@@ -293,7 +292,6 @@ class Network:
             n_syn=int(pre.size),
             ring=ring,
             max_fanout=int(counts.max(initial=0)),
-            batch=_BATCH,
             mode="event",
         )
         self.syn_table = esyn.SynapseTable(

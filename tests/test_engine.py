@@ -51,7 +51,7 @@ def test_engine_simulate_is_differentiable_in_weights_and_tau():
         groups=(engine.GroupLayout(n=n_cells, method="exp_auto", has_noise=False),),
         n_array=n_src, array_kmax=2, n_poisson=0, poisson_terms=1,
         synapses=engine.synapses.SynapseLayout(n_pre=n_src, n_target=2 * n_cells, n_syn=4,
-                                               ring=4, max_fanout=2, batch=2, mode="dense"),
+                                               ring=4, max_fanout=2, mode="dense"),
         chunk=1,
     )
     empty_i = jnp.zeros((0,), jnp.int32)
