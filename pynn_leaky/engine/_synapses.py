@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-
 _BLOCK = 64  # cells per block when looking for the spiking cells
 
 
