@@ -26,7 +26,7 @@ from .standardmodels.cells import LeakyIntegrator
 def differentiable(duration):
     state = simulator.state
     if not state.initialized:
-        raise errors.NotImplementedError("pynn_leaky: call setup() before differentiable()")
+        raise RuntimeError("pynn_leaky: call setup() before differentiable()")
     if state.changed or state.network is None:
         state.network = _build.build(state, state.network)
         state.changed = False

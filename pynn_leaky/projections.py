@@ -57,7 +57,7 @@ class Projection(common.Projection):
     def __init__(self, presynaptic_population, postsynaptic_population, connector,
                  synapse_type=None, source=None, receptor_type=None, space=Space(), label=None):  # noqa: B008
         if not simulator.state.initialized:
-            raise errors.NotImplementedError("pynn_leaky: call setup() before creating projections")
+            raise RuntimeError("pynn_leaky: call setup() before creating projections")
         for cell_set in (presynaptic_population, postsynaptic_population):
             if not isinstance(cell_set, (common.BasePopulation, common.Assembly)):
                 raise errors.ConnectionError(
@@ -79,7 +79,7 @@ class Projection(common.Projection):
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
                                    connector, synapse_type, source, receptor_type, space, label)
         if type(self.synapse_type) is not StaticSynapse:
-            raise errors.NotImplementedError(
+            raise NotImplementedError(
                 f"pynn_leaky does not implement {type(self.synapse_type).__name__} yet; "
                 "use StaticSynapse"
             )
@@ -149,7 +149,7 @@ class Projection(common.Projection):
     def _convergent_connect(self, presynaptic_indices, postsynaptic_index,
                             location_selector=None, **connection_parameters):
         if location_selector is not None:
-            raise errors.NotImplementedError("pynn_leaky has only point neurons")
+            raise NotImplementedError("pynn_leaky has only point neurons")
         pre = np.asarray(presynaptic_indices, dtype=np.int64)
         self._add(pre, postsynaptic_index, connection_parameters.get("weight", 0.0),
                   connection_parameters.get("delay", simulator.state.min_delay_or_dt))

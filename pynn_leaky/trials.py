@@ -39,7 +39,7 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     """
     state = simulator.state
     if not state.initialized:
-        raise errors.NotImplementedError("pynn_leaky: call setup() before run_trials()")
+        raise RuntimeError("pynn_leaky: call setup() before run_trials()")
     if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0):
         raise errors.InvalidParameterValueError(
             f"duration = {duration!r} is not allowed: it must be a finite number >= 0 (ms)"

@@ -177,3 +177,17 @@ def test_non_finite_run_time(call):
         call()
     assert sim.get_current_time() == pytest.approx(1.0)
     assert v_of(cells).shape == (11, 1)
+
+
+def test_projection_and_functional_entry_points_need_setup():
+    """Before setup() (after end()), the PyNN entry points name setup() in a RuntimeError."""
+    sim.setup()
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    cells = sim.Population(1, sim.LeakyIntegrator())
+    sim.end()
+    with pytest.raises(RuntimeError, match="setup"):
+        sim.Projection(src, cells, sim.AllToAllConnector())
+    with pytest.raises(RuntimeError, match="setup"):
+        sim.run_trials(1.0, trials=1)
+    with pytest.raises(RuntimeError, match="setup"):
+        sim.differentiable(1.0)

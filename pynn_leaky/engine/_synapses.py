@@ -69,29 +69,49 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, pre=N
         slot = (k + table.delay) % layout.ring
         return buffer.at[slot * layout.n_target + table.target].add(w)
 
-    # Event-driven: visit the spiking cells one by one, found with a two-level argmax
-    # (blocks of 64 cells, then the cell within the block): O(n_pre / 64 + 64) per spike,
-    # where compacting the indices with jnp.nonzero costs a prefix sum over all n_pre.
+    # Event-driven. The spiking cells are found with a two-level argmax (blocks of 64
+    # cells, then the cell within its block): O(n_pre / 64 + 64) per spike, where
+    # jnp.nonzero would cost a prefix sum over all n_pre every step. They are taken K at a
+    # time and their synapses scattered together; the first batch is unconditional, so
+    # the common step (at most K spikes) carries no big array through a loop.
     bs, fmax = _BLOCK, layout.max_fanout
+    K = max(1, min(8, 4096 // max(fmax, 1)))
     nb = -(-layout.n_pre // bs)
     pending = jnp.pad(counts, (0, nb * bs - layout.n_pre)).reshape(nb, bs)
-    per_block = jnp.count_nonzero(pending, axis=1)
+    per_block = jnp.count_nonzero(pending, axis=1).astype(jnp.int32)
+    n_spiking = per_block.sum()
     lane = jnp.arange(fmax)
 
-    def one_spike(carry):
-        i, pending, per_block, buf = carry
+    def take(carry):
+        i, pending, per_block, pre, cnt = carry
         b = jnp.argmax(per_block > 0)
         j = jnp.argmax(pending[b] > 0)
-        pre = b * bs + j
-        first = table.row_ptr[pre]
-        valid = lane < table.row_ptr[pre + 1] - first
-        syn = jnp.where(valid, first + lane, 0)
-        w = jnp.where(valid, table.weight[syn] * pending[b, j].astype(buf.dtype), 0.0)
-        slot = (k + table.delay[syn]) % layout.ring
-        buf = buf.at[slot * layout.n_target + table.target[syn]].add(w)
-        return i + 1, pending.at[b, j].set(0), per_block.at[b].add(-1), buf
+        return (i + 1, pending.at[b, j].set(0), per_block.at[b].add(-1),
+                pre.at[i].set((b * bs + j).astype(jnp.int32)), cnt.at[i].set(pending[b, j]))
 
-    n_spiking = per_block.sum()
+    def batch(pending, per_block, buf, n_take):
+        _, pending, per_block, pre, cnt = lax.while_loop(
+            lambda c: c[0] < n_take, take,
+            (0, pending, per_block, jnp.zeros(K, jnp.int32), jnp.zeros(K, counts.dtype)),
+        )
+        first = table.row_ptr[pre]
+        valid = (jnp.arange(K) < n_take)[:, None] & (
+            lane[None, :] < (table.row_ptr[pre + 1] - first)[:, None])
+        syn = jnp.where(valid, first[:, None] + lane[None, :], 0)
+        w = jnp.where(valid, table.weight[syn] * cnt[:, None].astype(buf.dtype), 0.0)
+        slot = (k + table.delay[syn]) % layout.ring
+        buf = buf.at[(slot * layout.n_target + table.target[syn]).ravel()].add(w.ravel())
+        return pending, per_block, buf
+
+    first_take = jnp.minimum(n_spiking, K)
+    pending, per_block, buffer = batch(pending, per_block, buffer, first_take)
+
+    def more(carry):
+        done, pending, per_block, buf = carry
+        n_take = jnp.minimum(n_spiking - done, K)
+        pending, per_block, buf = batch(pending, per_block, buf, n_take)
+        return done + n_take, pending, per_block, buf
+
     return lax.while_loop(
-        lambda c: c[0] < n_spiking, one_spike, (0, pending, per_block, buffer)
+        lambda c: c[0] < n_spiking, more, (first_take, pending, per_block, buffer)
     )[3]
