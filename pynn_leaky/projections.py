@@ -128,22 +128,29 @@ class Projection(common.Projection):
         self._chunks.append((pre, post.copy(), weight.copy(), steps))
 
     def _check_weights(self, weight):
+        """PyNN's sign rules: conductances (uS) >= 0 on every receptor; currents (nA) and
+        voltage jumps (mV) >= 0 on 'excitatory', <= 0 on 'inhibitory'."""
         if weight.size == 0:
             return
         bad = ~np.isfinite(weight)
         if bad.any():
             raise errors.ConnectionError(
-                f"weight = {weight[bad][0]!r} is not allowed: weights must be finite (nA)"
+                f"weight = {float(weight[bad][0])!r} is not allowed: weights must be finite"
             )
-        if self.receptor_type == "excitatory" and (weight < 0).any():
+        # PyNN only projects onto Assemblies whose cells are all of one synapse kind.
+        posts = _populations(self.post)
+        conductance = posts[0].celltype.conductance_based
+        units = posts[0].celltype.weight_units
+        if (conductance or self.receptor_type == "excitatory") and (weight < 0).any():
+            kind = "conductance-based synapses" if conductance else "excitatory synapses"
             raise errors.ConnectionError(
-                f"weight = {weight[weight < 0][0]!r} nA is not allowed for receptor_type "
-                "'excitatory': weights must be >= 0 (current-based synapses)"
+                f"weight = {float(weight[weight < 0][0])!r} {units} is not allowed for "
+                f"receptor_type '{self.receptor_type}': weights must be >= 0 ({kind})"
             )
-        if self.receptor_type == "inhibitory" and (weight > 0).any():
+        if self.receptor_type == "inhibitory" and not conductance and (weight > 0).any():
             raise errors.ConnectionError(
-                f"weight = {weight[weight > 0][0]!r} nA is not allowed for receptor_type "
-                "'inhibitory': weights must be <= 0 (current-based synapses)"
+                f"weight = {float(weight[weight > 0][0])!r} {units} is not allowed for "
+                "receptor_type 'inhibitory': weights must be <= 0 (current-based synapses)"
             )
 
     def _convergent_connect(self, presynaptic_indices, postsynaptic_index,

@@ -32,11 +32,24 @@ def _iaf(rng, n):
     )
 
 
+def _cond(rng, n):
+    p = _iaf(rng, n)
+    p.update(e_rev_E=rng.uniform(-5, 5, n), e_rev_I=rng.uniform(-85, -70, n))
+    return p
+
+
+def _cond_initial(rng, n):
+    # Initial conductances stay 0: pyNN.nest passes them to NEST unscaled (uS read as nS).
+    return {"v": rng.uniform(-70, -55, n)}
+
+
 # name: (parameters(rng, n), initial values(rng, n), (input, exc, inh) weights, signals)
 MODELS = {
     "IF_curr_alpha": (
         _iaf, lambda rng, n: {"v": rng.uniform(-70, -55, n)}, (1.0, 0.5, -0.8), ["v"],
     ),
+    "IF_cond_exp": (_cond, _cond_initial, (0.03, 0.015, 0.04), ["v", "gsyn_exc", "gsyn_inh"]),
+    "IF_cond_alpha": (_cond, _cond_initial, (0.02, 0.01, 0.03), ["v", "gsyn_exc", "gsyn_inh"]),
 }
 
 

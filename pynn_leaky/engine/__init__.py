@@ -5,8 +5,10 @@ can be jit-compiled, vmapped and differentiated on its own.
 """
 
 from . import _currents as currents
+from . import _gsl as gsl
 from . import _iaf as iaf
 from . import _iaf_alpha as iaf_alpha
+from . import _iaf_cond as iaf_cond
 from . import _leaky as leaky
 from . import _sharding as sharding
 from . import _sources as sources
@@ -63,7 +65,9 @@ __all__ = [
     "current_values",
     "currents",
     "iaf",
+    "gsl",
     "iaf_alpha",
+    "iaf_cond",
     "init_state",
     "leaky",
     "run_chunk",

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import _currents, _iaf, _iaf_alpha, _leaky, _sources, _synapses
+from . import _currents, _iaf, _iaf_alpha, _iaf_cond, _leaky, _sources, _synapses
 
 
 class _Model(NamedTuple):
@@ -44,6 +44,10 @@ MODELS = {
     "iaf": _Model(_iaf.prepare, _iaf.step, _iaf.init, _iaf.IafState, True, _SIGNALS),
     "iaf_alpha": _Model(_iaf_alpha.prepare, _iaf_alpha.step, _iaf_alpha.init,
                         _iaf_alpha.IafAlphaState, True, _iaf_alpha.RECORDABLE),
+    "iaf_cond_exp": _Model(_iaf_cond.prepare, _iaf_cond.step_exp, _iaf_cond.init_exp,
+                           _iaf_cond.IafCondExpState, True, _iaf_cond.RECORDABLE),
+    "iaf_cond_alpha": _Model(_iaf_cond.prepare, _iaf_cond.step_alpha, _iaf_cond.init_alpha,
+                             _iaf_cond.IafCondAlphaState, True, _iaf_cond.RECORDABLE),
 }
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))

@@ -1,6 +1,8 @@
 """Standard models of pynn_leaky."""
 
 from .cells import (
+    IF_cond_alpha,
+    IF_cond_exp,
     IF_curr_alpha,
     IF_curr_exp,
     LeakyIntegrator,
@@ -13,6 +15,8 @@ from .synapses import StaticSynapse
 __all__ = [
     "ACSource",
     "DCSource",
+    "IF_cond_alpha",
+    "IF_cond_exp",
     "IF_curr_alpha",
     "IF_curr_exp",
     "LeakyIntegrator",

@@ -7,6 +7,7 @@ from pyNN.standardmodels.base import StandardCellType
 
 from ..engine import iaf as _iaf
 from ..engine import iaf_alpha as _iaf_alpha
+from ..engine import iaf_cond as _iaf_cond
 from ..engine import leaky as _leaky
 
 METHODS = _leaky.METHODS
@@ -91,6 +92,7 @@ class LeakyIntegrator(StandardCellType):
     initial_checks = {"v": _FINITE, "isyn_exc": _FINITE, "isyn_inh": _FINITE}
 
     engine_model = "leaky"
+    weight_units = "nA"
 
     def __init__(self, method="exp_auto", **parameters):
         if method not in METHODS:
@@ -121,6 +123,7 @@ class IF_curr_exp(cells.IF_curr_exp):
     translations = _identity(*cells.IF_curr_exp.default_parameters)
     engine_model = "iaf"
     method = "exp_auto"
+    weight_units = "nA"
     checks = {
         "v_rest": _FINITE,
         "cm": _POSITIVE,
@@ -160,6 +163,7 @@ class IF_curr_alpha(cells.IF_curr_alpha):
     translations = _identity(*cells.IF_curr_alpha.default_parameters)
     engine_model = "iaf_alpha"
     method = "exp_auto"
+    weight_units = "nA"
     checks = IF_curr_exp.checks
     initial_checks = IF_curr_exp.initial_checks
 
@@ -171,6 +175,68 @@ class IF_curr_alpha(cells.IF_curr_alpha):
             tau_syn_I=f("tau_syn_I"), i_offset=f("i_offset"), v_thresh=f("v_thresh"),
             v_reset=f("v_reset"), refrac=_steps(f("tau_refrac"), dt),
         )
+
+
+_COND_CHECKS = {
+    "v_rest": _FINITE,
+    "cm": _POSITIVE,
+    "tau_m": _POSITIVE,
+    "tau_refrac": _NON_NEGATIVE,
+    "tau_syn_E": _POSITIVE,
+    "tau_syn_I": _POSITIVE,
+    "e_rev_E": _FINITE,
+    "e_rev_I": _FINITE,
+    "v_thresh": _FINITE,
+    "v_reset": _FINITE,
+    "i_offset": _FINITE,
+}
+_COND_INITIAL_CHECKS = {"v": _FINITE, "gsyn_exc": _NON_NEGATIVE, "gsyn_inh": _NON_NEGATIVE}
+_NEST_RKF45 = """
+    Integrated as NEST does (there is no closed form): GSL's adaptive Runge-Kutta-Fehlberg
+    4(5) with NEST's tolerances, repeated operation for operation (pynn_leaky.engine.gsl),
+    so that results agree with pyNN.nest to rounding, not just to the integrator's error.
+    """
+
+
+def _cond_parameters(p, dt):
+    f = lambda name: np.asarray(p[name], float)  # noqa: E731
+    return _iaf_cond.IafCondParams(
+        v_rest=f("v_rest"), cm=f("cm"), g_leak=f("cm") / f("tau_m"), e_rev_E=f("e_rev_E"),
+        e_rev_I=f("e_rev_I"), tau_syn_E=f("tau_syn_E"), tau_syn_I=f("tau_syn_I"),
+        i_offset=f("i_offset"), v_thresh=f("v_thresh"), v_reset=f("v_reset"),
+        refrac=_steps(f("tau_refrac"), dt),
+    )
+
+
+class IF_cond_exp(cells.IF_cond_exp):
+    __doc__ = cells.IF_cond_exp.__doc__ + """
+    On pynn_leaky: NEST's iaf_cond_exp. Weights are conductances (uS, >= 0 for both
+    receptors) added to g on each spike; I_syn = g (E_rev - v). Threshold checked at the
+    end of each step (the spike carries that step's time), v clamped to v_reset for
+    round(tau_refrac / dt) steps.""" + _NEST_RKF45
+
+    translations = _identity(*cells.IF_cond_exp.default_parameters)
+    engine_model = "iaf_cond_exp"
+    method = "rkf45"
+    weight_units = "uS"
+    checks = _COND_CHECKS
+    initial_checks = _COND_INITIAL_CHECKS
+    engine_parameters = staticmethod(_cond_parameters)
+
+
+class IF_cond_alpha(cells.IF_cond_alpha):
+    __doc__ = cells.IF_cond_alpha.__doc__ + """
+    On pynn_leaky: NEST's iaf_cond_alpha. A spike of weight w (uS, >= 0 for both receptors)
+    gives the conductance w (t / tau_syn) e^(1 - t / tau_syn) (peak w at t = tau_syn);
+    I_syn = g (E_rev - v). Threshold, reset and refractoriness as IF_cond_exp.""" + _NEST_RKF45
+
+    translations = _identity(*cells.IF_cond_alpha.default_parameters)
+    engine_model = "iaf_cond_alpha"
+    method = "rkf45"
+    weight_units = "uS"
+    checks = _COND_CHECKS
+    initial_checks = _COND_INITIAL_CHECKS
+    engine_parameters = staticmethod(_cond_parameters)
 
 
 def _steps(duration, dt):
