@@ -18,3 +18,12 @@ def test_example_runs(script, tmp_path):
     assert result.returncode == 0, result.stderr
     pngs = list(tmp_path.glob("*.png"))
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
+
+
+def test_gpu_check_script_self_test():
+    """benchmarks/gpu_check.py --small runs here (CPU as the 'device') and passes its check."""
+    script = EXAMPLES[0].parent.parent / "benchmarks" / "gpu_check.py"
+    result = subprocess.run([sys.executable, str(script), "--small"], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "check passed" in result.stdout
