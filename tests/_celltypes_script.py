@@ -50,6 +50,13 @@ MODELS = {
     ),
     "IF_cond_exp": (_cond, _cond_initial, (0.03, 0.015, 0.04), ["v", "gsyn_exc", "gsyn_inh"]),
     "IF_cond_alpha": (_cond, _cond_initial, (0.02, 0.01, 0.03), ["v", "gsyn_exc", "gsyn_inh"]),
+    "Izhikevich": (
+        lambda rng, n: dict(a=rng.uniform(0.02, 0.1, n), b=rng.uniform(0.2, 0.25, n),
+                            c=rng.uniform(-65, -50, n), d=rng.uniform(0.05, 8, n),
+                            i_offset=rng.uniform(0.0, 0.01, n)),
+        lambda rng, n: {"v": rng.uniform(-70, -60, n), "u": rng.uniform(-15, -12, n)},
+        (6.0, 3.0, -4.0), ["v", "u"],
+    ),
 }
 
 

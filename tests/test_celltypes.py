@@ -211,3 +211,48 @@ def test_if_cond_bad_values_name_value_and_range():
         sim.Population(1, sim.IF_cond_exp(e_rev_E=float("nan")))
     with pytest.raises(errors.InvalidParameterValueError, match=r"gsyn_inh = -1\.0 .*>= 0"):
         sim.Population(1, sim.IF_cond_exp(), initial_values={"gsyn_inh": -1.0})
+
+
+def test_izhikevich_is_nest_update_rule():
+    """The model is its update rule (NEST izhikevich, consistent_integration): per step
+    v' = v + dt (0.04 v^2 + 5 v + 140 - u + 1000 i_offset) + arriving weights,
+    u' = u + dt a (b v - u); v' >= 30 mV: spike, v' = c, u' += d. A weight reaches v at
+    the arrival time itself (t_spike + delay), unlike current synapses."""
+    a, b, c, d, i = 0.02, 0.2, -55.0, 4.0, 0.008
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0, 30.0]))
+    cell = sim.Population(1, sim.Izhikevich(a=a, b=b, c=c, d=d, i_offset=i),
+                          initial_values={"v": -70.0, "u": -14.0})
+    sim.Projection(src, cell, sim.OneToOneConnector(), sim.StaticSynapse(weight=5.0, delay=1.0))
+    cell.record(["spikes", "v", "u"])
+    sim.run(100.0)
+    _, v = signal(cell, "v")
+    _, u = signal(cell, "u")
+    assert str(u.units.dimensionality) == "mV/ms"
+    jumps = {20: 5.0, 310: 5.0}  # arrival steps (2.0 ms and 31.0 ms)
+    ev, eu, spikes = [-70.0], [-14.0], []
+    for k in range(1, 1001):
+        vo, uo = ev[-1], eu[-1]
+        vn = vo + (DT * (0.04 * vo * vo + 5.0 * vo + 140.0 - uo + i * 1000.0) + jumps.get(k, 0))
+        un = uo + DT * a * (b * vo - uo)
+        if vn >= 30.0:
+            vn, un = c, un + d
+            spikes.append(k * DT)
+        ev.append(vn)
+        eu.append(un)
+    np.testing.assert_allclose(v.magnitude[:, 0], ev, atol=1e-12)
+    np.testing.assert_allclose(u.magnitude[:, 0], eu, atol=1e-12)
+    got = cell.get_data().segments[0].spiketrains[0].magnitude
+    np.testing.assert_allclose(got, spikes, atol=1e-9)
+    assert len(spikes) >= 3
+
+
+def test_izhikevich_weights_are_mv_jumps_with_current_sign_rules():
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    cell = sim.Population(1, sim.Izhikevich())
+    sim.Projection(src, cell, sim.OneToOneConnector(), sim.StaticSynapse(weight=-2.0),
+                   receptor_type="inhibitory")
+    with pytest.raises(errors.ConnectionError, match=r"weight = 2\.0 mV .*<= 0"):
+        sim.Projection(src, cell, sim.OneToOneConnector(), sim.StaticSynapse(weight=2.0),
+                       receptor_type="inhibitory")
+    with pytest.raises(errors.InvalidParameterValueError, match=r"d = inf .*finite"):
+        sim.Population(1, sim.Izhikevich(d=float("inf")))

@@ -9,6 +9,7 @@ from . import _gsl as gsl
 from . import _iaf as iaf
 from . import _iaf_alpha as iaf_alpha
 from . import _iaf_cond as iaf_cond
+from . import _izhikevich as izhikevich
 from . import _leaky as leaky
 from . import _sharding as sharding
 from . import _sources as sources
@@ -68,6 +69,7 @@ __all__ = [
     "gsl",
     "iaf_alpha",
     "iaf_cond",
+    "izhikevich",
     "init_state",
     "leaky",
     "run_chunk",

@@ -19,7 +19,16 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import _currents, _iaf, _iaf_alpha, _iaf_cond, _leaky, _sources, _synapses
+from . import (
+    _currents,
+    _iaf,
+    _iaf_alpha,
+    _iaf_cond,
+    _izhikevich,
+    _leaky,
+    _sources,
+    _synapses,
+)
 
 
 class _Model(NamedTuple):
@@ -48,6 +57,8 @@ MODELS = {
                            _iaf_cond.IafCondExpState, True, _iaf_cond.RECORDABLE),
     "iaf_cond_alpha": _Model(_iaf_cond.prepare, _iaf_cond.step_alpha, _iaf_cond.init_alpha,
                              _iaf_cond.IafCondAlphaState, True, _iaf_cond.RECORDABLE),
+    "izhikevich": _Model(_izhikevich.prepare, _izhikevich.step, _izhikevich.init,
+                         _izhikevich.IzhikevichState, True, _izhikevich.RECORDABLE),
 }
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))

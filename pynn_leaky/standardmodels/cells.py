@@ -8,6 +8,7 @@ from pyNN.standardmodels.base import StandardCellType
 from ..engine import iaf as _iaf
 from ..engine import iaf_alpha as _iaf_alpha
 from ..engine import iaf_cond as _iaf_cond
+from ..engine import izhikevich as _izhikevich
 from ..engine import leaky as _leaky
 
 METHODS = _leaky.METHODS
@@ -237,6 +238,29 @@ class IF_cond_alpha(cells.IF_cond_alpha):
     checks = _COND_CHECKS
     initial_checks = _COND_INITIAL_CHECKS
     engine_parameters = staticmethod(_cond_parameters)
+
+
+class Izhikevich(cells.Izhikevich):
+    __doc__ = cells.Izhikevich.__doc__ + """
+    On pynn_leaky: NEST's izhikevich, step for step (forward Euler from the start of each
+    step, as the model is defined; v >= 30 mV spikes and resets v = c, u += d). Weights are
+    jumps of v in mV (excitatory >= 0, inhibitory <= 0). As on NEST, a current I (nA:
+    i_offset and current sources) enters dv/dt as 1000 I (mV/ms).
+    """
+
+    translations = _identity(*cells.Izhikevich.default_parameters)
+    engine_model = "izhikevich"
+    method = "euler"
+    weight_units = "mV"
+    checks = {name: _FINITE for name in cells.Izhikevich.default_parameters}
+    initial_checks = {"v": _FINITE, "u": _FINITE}
+
+    @staticmethod
+    def engine_parameters(p, dt):
+        f = lambda name: np.asarray(p[name], float)  # noqa: E731
+        return _izhikevich.IzhikevichParams(
+            a=f("a"), b=f("b"), c=f("c"), d=f("d"), i_e=f("i_offset") * 1000.0,
+        )
 
 
 def _steps(duration, dt):
