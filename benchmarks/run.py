@@ -105,6 +105,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--time", type=float, default=1000.0)
     ap.add_argument("--quick", action="store_true", help="small sizes, 200 ms")
+    ap.add_argument("--peer-max-size", type=int, default=10**12,
+                    help="run peers only up to this size (e.g. NEST at 10^6 cells is slow)")
     ap.add_argument("--output", default=str(HERE / "results"))
     args = ap.parse_args()
     t_ms = 200.0 if args.quick else args.time
@@ -115,6 +117,8 @@ def main():
             for _ in range(args.repeat):
                 for b in args.backends.split(","):
                     python = args.peer_python if b == "brian2" else sys.executable
+                    if not b.startswith("pynn_leaky") and size > args.peer_max_size:
+                        continue
                     if not installed(b, python):
                         print(f"skip {b}: not installed", file=sys.stderr)
                         continue

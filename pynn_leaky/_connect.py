@@ -88,7 +88,9 @@ def _fixed_number_pre(connector, projection):
     n, n_pre, n_post = int(connector.n), projection.pre.size, projection.post.size
     if n < 0:
         return False
-    if connector.with_replacement:
+    if n == 0:
+        pre = np.zeros((n_post, 0), np.int64)
+    elif connector.with_replacement:
         pre = rs.randint(0, n_pre, size=(n_post, n)).astype(np.int64)
     else:
         if n > n_pre:
@@ -97,7 +99,9 @@ def _fixed_number_pre(connector, projection):
         block = max(1, 2_000_000 // max(n_pre, 1))
         for start in range(0, n_post, block):
             m = min(block, n_post - start)
-            rows.append(np.argsort(rs.random_sample((m, n_pre)), axis=1)[:, :n])
+            keys = rs.random_sample((m, n_pre))
+            rows.append(np.argpartition(keys, n - 1, axis=1)[:, :n] if n < n_pre
+                        else np.argsort(keys, axis=1))
         pre = np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, n), np.int64)
     post = np.repeat(np.arange(n_post, dtype=np.int64), n)
     return _add(projection, pre.ravel(), post)
