@@ -43,6 +43,17 @@ def _cond_initial(rng, n):
     return {"v": rng.uniform(-70, -55, n)}
 
 
+def _eif(rng, n):
+    p = _cond(rng, n)
+    del p["v_thresh"]
+    p.update(cm=rng.uniform(0.15, 0.4, n), tau_m=rng.uniform(8, 20, n),
+             v_thresh=rng.uniform(-52, -48, n), v_spike=rng.uniform(-40, -20, n),
+             delta_T=rng.uniform(0.5, 3, n), a=rng.uniform(0, 6, n),
+             b=rng.uniform(0.0, 0.1, n), tau_w=rng.uniform(50, 200, n),
+             tau_refrac=on_grid(rng.integers(0, 31, n)), i_offset=rng.uniform(0.0, 0.15, n))
+    return p
+
+
 # name: (parameters(rng, n), initial values(rng, n), (input, exc, inh) weights, signals)
 MODELS = {
     "IF_curr_alpha": (
@@ -50,6 +61,10 @@ MODELS = {
     ),
     "IF_cond_exp": (_cond, _cond_initial, (0.03, 0.015, 0.04), ["v", "gsyn_exc", "gsyn_inh"]),
     "IF_cond_alpha": (_cond, _cond_initial, (0.02, 0.01, 0.03), ["v", "gsyn_exc", "gsyn_inh"]),
+    "EIF_cond_exp_isfa_ista": (_eif, _cond_initial, (0.01, 0.004, 0.02),
+                               ["v", "w", "gsyn_exc", "gsyn_inh"]),
+    "EIF_cond_alpha_isfa_ista": (_eif, _cond_initial, (0.006, 0.002, 0.015),
+                                 ["v", "w", "gsyn_exc", "gsyn_inh"]),
     "Izhikevich": (
         lambda rng, n: dict(a=rng.uniform(0.02, 0.1, n), b=rng.uniform(0.2, 0.25, n),
                             c=rng.uniform(-65, -50, n), d=rng.uniform(0.05, 8, n),

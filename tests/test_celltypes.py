@@ -256,3 +256,55 @@ def test_izhikevich_weights_are_mv_jumps_with_current_sign_rules():
                        receptor_type="inhibitory")
     with pytest.raises(errors.InvalidParameterValueError, match=r"d = inf .*finite"):
         sim.Population(1, sim.Izhikevich(d=float("inf")))
+
+
+@pytest.mark.parametrize("celltype", ["EIF_cond_exp_isfa_ista", "EIF_cond_alpha_isfa_ista"])
+def test_eif_subthreshold_is_the_solution_of_the_equations(celltype):
+    """Below threshold, with a current step at 0 ms: v and w solve
+    cm dv/dt = -gL (v - v_rest) + gL dT exp((v - v_thresh) / dT) - w + i_offset,
+    tau_w dw/dt = a (v - v_rest) - w (a in nS: 1e-3 uS), against a fine RK4 reference.
+    NEST's adaptive scheme (tolerance 1e-6 per step) stays within 1e-7 mV of it."""
+    cm, tm, a, tw, dT, vt, i = 0.281, 9.3667, 4.0, 144.0, 2.0, -50.4, 0.4
+    cell = sim.Population(1, getattr(sim, celltype)(cm=cm, tau_m=tm, a=a, tau_w=tw,
+                                                     delta_T=dT, v_thresh=vt, i_offset=i,
+                                                     v_rest=-70.6),
+                          initial_values={"v": -70.6, "w": 0.0})
+    cell.record(["v", "w", "spikes"])
+    sim.run(100.0)
+    _, v = signal(cell, "v")
+    _, w = signal(cell, "w")
+    gl = cm / tm
+
+    def rhs(y, t, t_start):
+        vv, ww = y
+        dv = (-gl * (vv + 70.6) + gl * dT * np.exp((vv - vt) / dT) - ww + i) / cm
+        return np.array([dv, (a * 1e-3 * (vv + 70.6) - ww) / tw])
+
+    ref = _fine_reference(rhs, [-70.6, 0.0], 100.0)
+    assert len(cell.get_data().segments[0].spiketrains[0]) == 0
+    assert v.magnitude.max() > -60.0  # the exponential term matters
+    np.testing.assert_allclose(v.magnitude[:, 0], ref[:, 0], atol=1e-7)
+    np.testing.assert_allclose(w.magnitude[:, 0], ref[:, 1], atol=1e-9)
+    assert str(w.units.dimensionality) == "nA"
+
+
+def test_eif_spike_adaptation_and_refractory_clamp():
+    """Each spike adds b to w and holds v at v_reset for tau_refrac; the spike is the end
+    of the step in which v reached v_spike."""
+    b, refrac = 0.1, 2.0
+    cell = sim.Population(1, sim.EIF_cond_exp_isfa_ista(i_offset=1.5, b=b, a=0.0,
+                                                       tau_refrac=refrac, v_reset=-60.0))
+    cell.record(["v", "w", "spikes"])
+    sim.run(60.0)
+    t, v = signal(cell, "v")
+    _, w = signal(cell, "w")
+    spikes = cell.get_data().segments[0].spiketrains[0].magnitude
+    assert len(spikes) >= 3
+    for ts in spikes:
+        k = int(round(ts / DT))
+        # held from the spike step through the refractory steps (v_reset exactly)
+        np.testing.assert_array_equal(v.magnitude[k:k + int(refrac / DT) + 1, 0], -60.0)
+        # w jumps by b during the step, less its decay (a = 0: dw/dt = -w / tau_w)
+        jump, before = w.magnitude[k, 0] - w.magnitude[k - 1, 0], w.magnitude[k - 1, 0]
+        assert b - (before + b) * DT / 144.0 <= jump <= b - before * DT / 144.0 * 0.99
+        assert v.magnitude[k + int(refrac / DT) + 1, 0] > -60.0

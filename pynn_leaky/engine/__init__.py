@@ -4,6 +4,7 @@ Never imports pyNN, neo or quantities: it works on integer steps and plain array
 can be jit-compiled, vmapped and differentiated on its own.
 """
 
+from . import _aeif as aeif
 from . import _currents as currents
 from . import _gsl as gsl
 from . import _iaf as iaf
@@ -63,6 +64,7 @@ __all__ = [
     "Params",
     "Recording",
     "State",
+    "aeif",
     "current_values",
     "currents",
     "iaf",

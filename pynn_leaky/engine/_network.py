@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import (
+    _aeif,
     _currents,
     _iaf,
     _iaf_alpha,
@@ -35,7 +36,8 @@ class _Model(NamedTuple):
     """A cell model: prepare (once per chunk), step, init, and whether it spikes."""
 
     prepare: object
-    step: object  # (prepared, state, i_inj, exc, inh, key, method, noise) -> (state, spikes|None)
+    step: object  # (prepared, state, i_inj, exc, inh, key, method, noise) -> (state, spikes)
+    # spikes: (n,) bool or int32 counts (several per step are possible), None if not spiking
     init: object
     state: type
     spiking: bool
@@ -59,6 +61,10 @@ MODELS = {
                              _iaf_cond.IafCondAlphaState, True, _iaf_cond.RECORDABLE),
     "izhikevich": _Model(_izhikevich.prepare, _izhikevich.step, _izhikevich.init,
                          _izhikevich.IzhikevichState, True, _izhikevich.RECORDABLE),
+    "aeif_cond_exp": _Model(_aeif.prepare, _aeif.step_exp, _aeif.init_exp,
+                            _aeif.AeifExpState, True, _aeif.RECORDABLE),
+    "aeif_cond_alpha": _Model(_aeif.prepare, _aeif.step_alpha, _aeif.init_alpha,
+                              _aeif.AeifAlphaState, True, _aeif.RECORDABLE),
 }
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))

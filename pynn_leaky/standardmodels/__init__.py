@@ -1,6 +1,8 @@
 """Standard models of pynn_leaky."""
 
 from .cells import (
+    EIF_cond_alpha_isfa_ista,
+    EIF_cond_exp_isfa_ista,
     IF_cond_alpha,
     IF_cond_exp,
     IF_curr_alpha,
@@ -16,6 +18,8 @@ from .synapses import StaticSynapse
 __all__ = [
     "ACSource",
     "DCSource",
+    "EIF_cond_alpha_isfa_ista",
+    "EIF_cond_exp_isfa_ista",
     "IF_cond_alpha",
     "IF_cond_exp",
     "IF_curr_alpha",

@@ -5,6 +5,7 @@ from pyNN import errors
 from pyNN.standardmodels import build_translations, cells
 from pyNN.standardmodels.base import StandardCellType
 
+from ..engine import aeif as _aeif
 from ..engine import iaf as _iaf
 from ..engine import iaf_alpha as _iaf_alpha
 from ..engine import iaf_cond as _iaf_cond
@@ -238,6 +239,67 @@ class IF_cond_alpha(cells.IF_cond_alpha):
     checks = _COND_CHECKS
     initial_checks = _COND_INITIAL_CHECKS
     engine_parameters = staticmethod(_cond_parameters)
+
+
+_EIF_CHECKS = {
+    "cm": _POSITIVE,
+    "tau_refrac": _NON_NEGATIVE,
+    "v_spike": _FINITE,
+    "v_reset": _FINITE,
+    "v_rest": _FINITE,
+    "tau_m": _POSITIVE,
+    "i_offset": _FINITE,
+    "a": _FINITE,
+    "b": _FINITE,
+    "delta_T": _NON_NEGATIVE,
+    "tau_w": _POSITIVE,
+    "v_thresh": _FINITE,
+    "e_rev_E": _FINITE,
+    "tau_syn_E": _POSITIVE,
+    "e_rev_I": _FINITE,
+    "tau_syn_I": _POSITIVE,
+}
+_EIF_INITIAL_CHECKS = {**_COND_INITIAL_CHECKS, "w": _FINITE}
+_EIF_DOC = """
+    On pynn_leaky: NEST's {nest}. Weights are conductances (uS, >= 0 for both receptors);
+    a is in nS, b and w in nA. Spikes are detected (v >= v_spike) after every adaptive
+    integration step inside a time step, as NEST does; with tau_refrac = 0 a cell can spike
+    more than once per step. While refractory, v is clamped to v_reset.""" + _NEST_RKF45
+
+
+def _eif_parameters(p, dt):
+    f = lambda name: np.asarray(p[name], float)  # noqa: E731
+    return _aeif.AeifParams(
+        v_rest=f("v_rest"), cm=f("cm"), g_leak=f("cm") / f("tau_m"), e_rev_E=f("e_rev_E"),
+        e_rev_I=f("e_rev_I"), tau_syn_E=f("tau_syn_E"), tau_syn_I=f("tau_syn_I"),
+        i_offset=f("i_offset"), a=f("a") * 1e-3, b=f("b"), delta_T=f("delta_T"),
+        tau_w=f("tau_w"), v_thresh=f("v_thresh"), v_spike=f("v_spike"), v_reset=f("v_reset"),
+        refrac=_steps(f("tau_refrac"), dt),
+    )
+
+
+class EIF_cond_exp_isfa_ista(cells.EIF_cond_exp_isfa_ista):
+    __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__ + _EIF_DOC.format(nest="aeif_cond_exp")
+
+    translations = _identity(*cells.EIF_cond_exp_isfa_ista.default_parameters)
+    engine_model = "aeif_cond_exp"
+    method = "rkf45"
+    weight_units = "uS"
+    checks = _EIF_CHECKS
+    initial_checks = _EIF_INITIAL_CHECKS
+    engine_parameters = staticmethod(_eif_parameters)
+
+
+class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
+    __doc__ = cells.EIF_cond_alpha_isfa_ista.__doc__ + _EIF_DOC.format(nest="aeif_cond_alpha")
+
+    translations = _identity(*cells.EIF_cond_alpha_isfa_ista.default_parameters)
+    engine_model = "aeif_cond_alpha"
+    method = "rkf45"
+    weight_units = "uS"
+    checks = _EIF_CHECKS
+    initial_checks = _EIF_INITIAL_CHECKS
+    engine_parameters = staticmethod(_eif_parameters)
 
 
 class Izhikevich(cells.Izhikevich):
