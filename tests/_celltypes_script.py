@@ -65,6 +65,15 @@ MODELS = {
                                ["v", "w", "gsyn_exc", "gsyn_inh"]),
     "EIF_cond_alpha_isfa_ista": (_eif, _cond_initial, (0.006, 0.002, 0.015),
                                  ["v", "w", "gsyn_exc", "gsyn_inh"]),
+    "HH_cond_exp": (
+        lambda rng, n: dict(gbar_Na=rng.uniform(15, 25, n), gbar_K=rng.uniform(4, 8, n),
+                            g_leak=rng.uniform(0.005, 0.02, n), cm=rng.uniform(0.15, 0.3, n),
+                            v_offset=rng.uniform(-65, -60, n), e_rev_E=rng.uniform(-5, 5, n),
+                            e_rev_I=rng.uniform(-85, -75, n), tau_syn_E=rng.uniform(0.2, 5, n),
+                            tau_syn_I=rng.uniform(2, 10, n), i_offset=rng.uniform(0, 0.1, n)),
+        lambda rng, n: {"v": rng.uniform(-70, -60, n)},
+        (0.02, 0.01, 0.03), ["v", "gsyn_exc", "gsyn_inh"],
+    ),
     "Izhikevich": (
         lambda rng, n: dict(a=rng.uniform(0.02, 0.1, n), b=rng.uniform(0.2, 0.25, n),
                             c=rng.uniform(-65, -50, n), d=rng.uniform(0.05, 8, n),

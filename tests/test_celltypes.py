@@ -308,3 +308,58 @@ def test_eif_spike_adaptation_and_refractory_clamp():
         jump, before = w.magnitude[k, 0] - w.magnitude[k - 1, 0], w.magnitude[k - 1, 0]
         assert b - (before + b) * DT / 144.0 <= jump <= b - before * DT / 144.0 * 0.99
         assert v.magnitude[k + int(refrac / DT) + 1, 0] > -60.0
+
+
+def test_hh_subthreshold_is_the_solution_of_the_equations():
+    """Traub-Miles equations (see pynn_leaky.engine.hh) from PyNN's initial values
+    (v = -65 mV, m = n = 0, h = 1) with a small current: a fine RK4 reference. NEST's
+    scheme (absolute tolerance 1e-3 per step) is 1.3e-4 mV off it in the first, fast
+    steps of the gating transient, and within 1e-3 mV throughout."""
+    cell = sim.Population(1, sim.HH_cond_exp(i_offset=0.01))
+    cell.record(["v", "m", "h", "n", "spikes"])
+    sim.run(50.0)
+    _, v = signal(cell, "v")
+    _, m = signal(cell, "m")
+    p = {k: cell.get(k) for k in ("gbar_Na", "gbar_K", "g_leak", "cm", "v_offset", "e_rev_Na",
+                                  "e_rev_K", "e_rev_leak", "i_offset")}
+
+    def rhs(y, t, t_start):
+        vv, mm, hh, nn = y
+        u = vv - p["v_offset"]
+        an = 0.032 * (15 - u) / (np.exp((15 - u) / 5) - 1)
+        bn = 0.5 * np.exp((10 - u) / 40)
+        am = 0.32 * (13 - u) / (np.exp((13 - u) / 4) - 1)
+        bm = 0.28 * (u - 40) / (np.exp((u - 40) / 5) - 1)
+        ah = 0.128 * np.exp((17 - u) / 18)
+        bh = 4 / (1 + np.exp((40 - u) / 5))
+        i = (-p["gbar_Na"] * mm**3 * hh * (vv - p["e_rev_Na"])
+             - p["gbar_K"] * nn**4 * (vv - p["e_rev_K"])
+             - p["g_leak"] * (vv - p["e_rev_leak"]) + p["i_offset"])
+        return np.array([i / p["cm"], am - (am + bm) * mm, ah - (ah + bh) * hh,
+                         an - (an + bn) * nn])
+
+    ref = _fine_reference(rhs, [-65.0, 0.0, 1.0, 0.0], 50.0)
+    assert len(cell.get_data().segments[0].spiketrains[0]) == 0
+    np.testing.assert_allclose(v.magnitude[:, 0], ref[:, 0], atol=1e-3)
+    np.testing.assert_allclose(m.magnitude[:, 0], ref[:, 1], atol=1e-3)
+    assert str(m.units.dimensionality) == "dimensionless"
+
+
+def test_hh_spike_is_the_step_where_v_starts_to_fall_above_threshold():
+    cell = sim.Population(1, sim.HH_cond_exp(i_offset=1.0))
+    cell.record(["v", "spikes"])
+    sim.run(100.0)
+    t, v = signal(cell, "v")
+    v = v.magnitude[:, 0]
+    above = v >= cell.get("v_offset") + 30.0
+    falling = np.r_[False, v[1:] < v[:-1]]
+    candidates = np.flatnonzero(above & falling)
+    expected = []
+    for k in candidates:  # no new spike within 2 ms (NEST's t_ref) of the last one
+        if not expected or k - expected[-1] > 20:
+            expected.append(k)
+    spikes = cell.get_data().segments[0].spiketrains[0].magnitude
+    assert len(spikes) >= 5
+    np.testing.assert_allclose(spikes, t[expected], atol=1e-9)
+    with pytest.raises(errors.ConnectionError):
+        sim.Projection(cell, cell, sim.OneToOneConnector(), receptor_type="source_section.gap")

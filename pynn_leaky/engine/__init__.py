@@ -7,6 +7,7 @@ can be jit-compiled, vmapped and differentiated on its own.
 from . import _aeif as aeif
 from . import _currents as currents
 from . import _gsl as gsl
+from . import _hh as hh
 from . import _iaf as iaf
 from . import _iaf_alpha as iaf_alpha
 from . import _iaf_cond as iaf_cond
@@ -69,6 +70,7 @@ __all__ = [
     "currents",
     "iaf",
     "gsl",
+    "hh",
     "iaf_alpha",
     "iaf_cond",
     "izhikevich",

@@ -22,6 +22,7 @@ from jax import lax
 from . import (
     _aeif,
     _currents,
+    _hh,
     _iaf,
     _iaf_alpha,
     _iaf_cond,
@@ -65,6 +66,8 @@ MODELS = {
                             _aeif.AeifExpState, True, _aeif.RECORDABLE),
     "aeif_cond_alpha": _Model(_aeif.prepare, _aeif.step_alpha, _aeif.init_alpha,
                               _aeif.AeifAlphaState, True, _aeif.RECORDABLE),
+    "hh_cond_exp_traub": _Model(_hh.prepare, _hh.step, _hh.init, _hh.HHState, True,
+                                _hh.RECORDABLE),
 }
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))

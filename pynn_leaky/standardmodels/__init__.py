@@ -3,6 +3,7 @@
 from .cells import (
     EIF_cond_alpha_isfa_ista,
     EIF_cond_exp_isfa_ista,
+    HH_cond_exp,
     IF_cond_alpha,
     IF_cond_exp,
     IF_curr_alpha,
@@ -20,6 +21,7 @@ __all__ = [
     "DCSource",
     "EIF_cond_alpha_isfa_ista",
     "EIF_cond_exp_isfa_ista",
+    "HH_cond_exp",
     "IF_cond_alpha",
     "IF_cond_exp",
     "IF_curr_alpha",

@@ -6,6 +6,7 @@ from pyNN.standardmodels import build_translations, cells
 from pyNN.standardmodels.base import StandardCellType
 
 from ..engine import aeif as _aeif
+from ..engine import hh as _hh
 from ..engine import iaf as _iaf
 from ..engine import iaf_alpha as _iaf_alpha
 from ..engine import iaf_cond as _iaf_cond
@@ -300,6 +301,47 @@ class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
     checks = _EIF_CHECKS
     initial_checks = _EIF_INITIAL_CHECKS
     engine_parameters = staticmethod(_eif_parameters)
+
+
+class HH_cond_exp(cells.HH_cond_exp):
+    __doc__ = cells.HH_cond_exp.__doc__ + """
+    On pynn_leaky: NEST's hh_cond_exp_traub. Weights are conductances (uS, >= 0 for both
+    receptors). A spike is the step in which v, above v_offset + 30 mV, starts to fall;
+    no spike is detected for 2 ms after it (NEST's t_ref). Also recordable here: the
+    gating variables m, h, n. Gap junctions are not supported.""" + _NEST_RKF45
+
+    translations = _identity(*cells.HH_cond_exp.default_parameters)
+    recordable = [*cells.HH_cond_exp.recordable, "m", "h", "n"]
+    receptor_types = ("excitatory", "inhibitory")
+    engine_model = "hh_cond_exp_traub"
+    method = "rkf45"
+    weight_units = "uS"
+    checks = {
+        "gbar_Na": _NON_NEGATIVE,
+        "gbar_K": _NON_NEGATIVE,
+        "g_leak": _NON_NEGATIVE,
+        "cm": _POSITIVE,
+        "v_offset": _FINITE,
+        "e_rev_Na": _FINITE,
+        "e_rev_K": _FINITE,
+        "e_rev_leak": _FINITE,
+        "e_rev_E": _FINITE,
+        "e_rev_I": _FINITE,
+        "tau_syn_E": _POSITIVE,
+        "tau_syn_I": _POSITIVE,
+        "i_offset": _FINITE,
+    }
+    initial_checks = {**_COND_INITIAL_CHECKS, "m": _NON_NEGATIVE, "h": _NON_NEGATIVE,
+                      "n": _NON_NEGATIVE}
+    T_REF = 2.0  # ms, NEST's default t_ref for hh_cond_exp_traub (not a PyNN parameter)
+
+    @classmethod
+    def engine_parameters(cls, p, dt):
+        f = lambda name: np.asarray(p[name], float)  # noqa: E731
+        return _hh.HHParams(
+            *[f(name) for name in _hh.HHParams._fields[:-1]],
+            refrac=np.broadcast_to(_steps(cls.T_REF, dt), f("cm").shape),
+        )
 
 
 class Izhikevich(cells.Izhikevich):
