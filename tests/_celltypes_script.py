@@ -65,6 +65,13 @@ MODELS = {
                                ["v", "w", "gsyn_exc", "gsyn_inh"]),
     "EIF_cond_alpha_isfa_ista": (_eif, _cond_initial, (0.006, 0.002, 0.015),
                                  ["v", "w", "gsyn_exc", "gsyn_inh"]),
+    "IF_cond_exp_gsfa_grr": (
+        lambda rng, n: dict(_cond(rng, n), tau_sfa=rng.uniform(50, 150, n),
+                            e_rev_sfa=rng.uniform(-80, -70, n), q_sfa=rng.uniform(5, 20, n),
+                            tau_rr=rng.uniform(1, 3, n), e_rev_rr=rng.uniform(-80, -70, n),
+                            q_rr=rng.uniform(100, 3000, n)),
+        _cond_initial, (0.03, 0.015, 0.04), ["v", "gsyn_exc", "gsyn_inh", "g_r", "g_s"],
+    ),
     "HH_cond_exp": (
         lambda rng, n: dict(gbar_Na=rng.uniform(15, 25, n), gbar_K=rng.uniform(4, 8, n),
                             g_leak=rng.uniform(0.005, 0.02, n), cm=rng.uniform(0.15, 0.3, n),
@@ -112,8 +119,18 @@ def build(sim, name, rng):
     return cells, signals
 
 
+def _patch_pynn_nest(sim):
+    """pyNN.nest 0.13 maps IF_cond_exp_gsfa_grr's g_r/g_s to no NEST variable (its
+    variable_map says g_rr/g_sfa) and fails on creation; map them (both in nS)."""
+    celltype = sim.IF_cond_exp_gsfa_grr
+    celltype.variable_map = dict(celltype.variable_map, g_r="g_rr", g_s="g_sfa")
+    celltype.scale_factors = dict(celltype.scale_factors, g_r=1.0, g_s=1.0)
+
+
 def main(backend, seed, out, names):
     sim = importlib.import_module(backend)
+    if backend == "pyNN.nest":
+        _patch_pynn_nest(sim)
     extra = {"spike_precision": "on_grid"} if backend == "pyNN.nest" else {}
     sim.setup(timestep=0.1, min_delay=0.1, max_delay=4.0, **extra)
     rng = np.random.default_rng(seed)

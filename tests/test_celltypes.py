@@ -363,3 +363,27 @@ def test_hh_spike_is_the_step_where_v_starts_to_fall_above_threshold():
     np.testing.assert_allclose(spikes, t[expected], atol=1e-9)
     with pytest.raises(errors.ConnectionError):
         sim.Projection(cell, cell, sim.OneToOneConnector(), receptor_type="source_section.gap")
+
+
+def test_gsfa_grr_conductances_jump_at_spikes_and_decay():
+    """g_s and g_r (nS) jump by q_sfa, q_rr at each spike and decay exponentially:
+    g(t) = sum_k q exp(-(t - t_k) / tau) over the spikes t_k <= t; the adaptation slows
+    the firing down (inter-spike intervals grow)."""
+    q_sfa, tau_sfa, q_rr, tau_rr = 15.0, 100.0, 300.0, 2.0
+    cell = sim.Population(1, sim.IF_cond_exp_gsfa_grr(i_offset=2.0, q_sfa=q_sfa, tau_sfa=tau_sfa,
+                                                      q_rr=q_rr, tau_rr=tau_rr))
+    cell.record(["spikes", "g_s", "g_r", "v"])
+    sim.run(200.0)
+    t, g_s = signal(cell, "g_s")
+    _, g_r = signal(cell, "g_r")
+    assert str(g_s.units.dimensionality) == "nS"
+    spikes = cell.get_data().segments[0].spiketrains[0].magnitude
+    assert len(spikes) >= 5 and np.diff(spikes)[-1] > np.diff(spikes)[0]
+
+    def expected(q, tau):
+        s = t[:, None] - spikes[None, :]
+        return np.where(s >= -1e-9, q * np.exp(-np.maximum(s, 0) / tau), 0.0).sum(axis=1)
+
+    # NEST's scheme: absolute tolerance 1e-3 nS per step on g_s, g_r
+    np.testing.assert_allclose(g_s.magnitude[:, 0], expected(q_sfa, tau_sfa), atol=1e-3)
+    np.testing.assert_allclose(g_r.magnitude[:, 0], expected(q_rr, tau_rr), atol=1e-2)

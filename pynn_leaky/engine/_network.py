@@ -68,6 +68,9 @@ MODELS = {
                               _aeif.AeifAlphaState, True, _aeif.RECORDABLE),
     "hh_cond_exp_traub": _Model(_hh.prepare, _hh.step, _hh.init, _hh.HHState, True,
                                 _hh.RECORDABLE),
+    "iaf_cond_exp_sfa_rr": _Model(_iaf_cond.prepare_sfa_rr, _iaf_cond.step_sfa_rr,
+                                  _iaf_cond.init_sfa_rr, _iaf_cond.SfaRrState, True,
+                                  _iaf_cond.SFA_RR_RECORDABLE),
 }
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))

@@ -344,6 +344,37 @@ class HH_cond_exp(cells.HH_cond_exp):
         )
 
 
+class IF_cond_exp_gsfa_grr(cells.IF_cond_exp_gsfa_grr):
+    __doc__ = cells.IF_cond_exp_gsfa_grr.__doc__ + """
+    On pynn_leaky: NEST's iaf_cond_exp_sfa_rr: IF_cond_exp plus two conductances g_s
+    (adaptation, reversal e_rev_sfa) and g_r (relative refractoriness, reversal e_rev_rr)
+    that decay with tau_sfa, tau_rr and jump by q_sfa, q_rr (nS) at each spike; g_s and g_r
+    are recorded in nS.""" + _NEST_RKF45
+
+    translations = _identity(*cells.IF_cond_exp_gsfa_grr.default_parameters)
+    engine_model = "iaf_cond_exp_sfa_rr"
+    method = "rkf45"
+    weight_units = "uS"
+    checks = {
+        **_COND_CHECKS,
+        "tau_sfa": _POSITIVE,
+        "e_rev_sfa": _FINITE,
+        "q_sfa": _NON_NEGATIVE,
+        "tau_rr": _POSITIVE,
+        "e_rev_rr": _FINITE,
+        "q_rr": _NON_NEGATIVE,
+    }
+    initial_checks = {**_COND_INITIAL_CHECKS, "g_r": _NON_NEGATIVE, "g_s": _NON_NEGATIVE}
+
+    @staticmethod
+    def engine_parameters(p, dt):
+        f = lambda name: np.asarray(p[name], float)  # noqa: E731
+        return _iaf_cond.SfaRrParams(
+            cond=_cond_parameters(p, dt),
+            **{name: f(name) for name in _iaf_cond.SfaRrParams._fields[1:]},
+        )
+
+
 class Izhikevich(cells.Izhikevich):
     __doc__ = cells.Izhikevich.__doc__ + """
     On pynn_leaky: NEST's izhikevich, step for step (forward Euler from the start of each
