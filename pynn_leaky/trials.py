@@ -96,10 +96,11 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     syn = net.layout.synapses
     if syn.n_syn * n_trials <= 4_000_000:
         syn = syn._replace(mode="dense")
-    # Noise switched on in some trial needs the noisy step (a static choice).
+    # Noise switched on in some trial needs the noisy step (a static choice); only the
+    # leaky integrator (alone or inside IF_curr_exp) has a noise parameter.
     layout = net.layout._replace(synapses=syn, groups=tuple(
         g._replace(has_noise=g.has_noise or bool(np.any(np.asarray(
-            getattr(p, "leaky", p).noise) != 0)))
+            getattr(getattr(p, "leaky", p), "noise", 0.0)) != 0)))
         for g, p in zip(net.layout.groups, params.groups)
     ))
     st = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_trials,) + x.shape),

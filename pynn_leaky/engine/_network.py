@@ -49,28 +49,44 @@ def _leaky_step(prop, state, *args):
     return _leaky.step(prop, state, *args), None
 
 
+def _constant_for_grad(step):
+    """NEST's adaptive integration is a while loop, which has no reverse-mode derivative:
+    such cells see their inputs as constants under jax.grad (their state passes no
+    gradient), so that the rest of a network that contains them stays differentiable."""
+
+    def wrapped(prepared, state, i_inj, exc, inh, *rest):
+        prepared, state, i_inj, exc, inh = lax.stop_gradient((prepared, state, i_inj, exc, inh))
+        return step(prepared, state, i_inj, exc, inh, *rest)
+
+    return wrapped
+
+
 _SIGNALS = ("v", "isyn_exc", "isyn_inh")
+_adaptive = _constant_for_grad
 MODELS = {
     "leaky": _Model(_leaky.prepare, _leaky_step, _leaky.init, _leaky.LeakyState, False,
                     _SIGNALS),
     "iaf": _Model(_iaf.prepare, _iaf.step, _iaf.init, _iaf.IafState, True, _SIGNALS),
     "iaf_alpha": _Model(_iaf_alpha.prepare, _iaf_alpha.step, _iaf_alpha.init,
                         _iaf_alpha.IafAlphaState, True, _iaf_alpha.RECORDABLE),
-    "iaf_cond_exp": _Model(_iaf_cond.prepare, _iaf_cond.step_exp, _iaf_cond.init_exp,
-                           _iaf_cond.IafCondExpState, True, _iaf_cond.RECORDABLE),
-    "iaf_cond_alpha": _Model(_iaf_cond.prepare, _iaf_cond.step_alpha, _iaf_cond.init_alpha,
-                             _iaf_cond.IafCondAlphaState, True, _iaf_cond.RECORDABLE),
     "izhikevich": _Model(_izhikevich.prepare, _izhikevich.step, _izhikevich.init,
                          _izhikevich.IzhikevichState, True, _izhikevich.RECORDABLE),
-    "aeif_cond_exp": _Model(_aeif.prepare, _aeif.step_exp, _aeif.init_exp,
-                            _aeif.AeifExpState, True, _aeif.RECORDABLE),
-    "aeif_cond_alpha": _Model(_aeif.prepare, _aeif.step_alpha, _aeif.init_alpha,
-                              _aeif.AeifAlphaState, True, _aeif.RECORDABLE),
-    "hh_cond_exp_traub": _Model(_hh.prepare, _hh.step, _hh.init, _hh.HHState, True,
-                                _hh.RECORDABLE),
-    "iaf_cond_exp_sfa_rr": _Model(_iaf_cond.prepare_sfa_rr, _iaf_cond.step_sfa_rr,
+    # integrated with NEST's adaptive scheme (engine.gsl)
+    "iaf_cond_exp": _Model(_iaf_cond.prepare, _adaptive(_iaf_cond.step_exp),
+                           _iaf_cond.init_exp, _iaf_cond.IafCondExpState, True,
+                           _iaf_cond.RECORDABLE),
+    "iaf_cond_alpha": _Model(_iaf_cond.prepare, _adaptive(_iaf_cond.step_alpha),
+                             _iaf_cond.init_alpha, _iaf_cond.IafCondAlphaState, True,
+                             _iaf_cond.RECORDABLE),
+    "iaf_cond_exp_sfa_rr": _Model(_iaf_cond.prepare_sfa_rr, _adaptive(_iaf_cond.step_sfa_rr),
                                   _iaf_cond.init_sfa_rr, _iaf_cond.SfaRrState, True,
                                   _iaf_cond.SFA_RR_RECORDABLE),
+    "aeif_cond_exp": _Model(_aeif.prepare, _adaptive(_aeif.step_exp), _aeif.init_exp,
+                            _aeif.AeifExpState, True, _aeif.RECORDABLE),
+    "aeif_cond_alpha": _Model(_aeif.prepare, _adaptive(_aeif.step_alpha), _aeif.init_alpha,
+                              _aeif.AeifAlphaState, True, _aeif.RECORDABLE),
+    "hh_cond_exp_traub": _Model(_hh.prepare, _adaptive(_hh.step), _hh.init, _hh.HHState,
+                                True, _hh.RECORDABLE),
 }
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))
