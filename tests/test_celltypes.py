@@ -445,3 +445,20 @@ def test_gradients_pass_around_adaptively_integrated_cells():
         fd = (loss(w + e) - loss(w - e)) / (2 * eps)
         np.testing.assert_allclose(grad[i], fd, rtol=1e-6)
     assert float(jnp.abs(grad).min()) > 0
+
+
+@pytest.mark.parametrize("celltype, values, message", [
+    ("IF_cond_exp", {"v_reset": -50.0, "v_thresh": -55.0},
+     r"v_reset = -50\.0 .* < v_thresh \(= -55\.0\)"),
+    ("IF_curr_alpha", {"v_reset": -50.0, "v_thresh": -50.0}, r"v_reset = -50\.0 .* < v_thresh"),
+    ("EIF_cond_exp_isfa_ista", {"v_spike": -60.0}, r"v_spike = -60\.0 .* >= v_thresh \(= -50\.4\)"),
+])
+def test_nest_parameter_relations_are_checked(celltype, values, message):
+    """NEST refuses these combinations (BadProperty); pynn_leaky names value and bound."""
+    with pytest.raises(errors.InvalidParameterValueError, match=message):
+        sim.Population(2, getattr(sim, celltype)(**values))
+    cells = sim.Population(2, getattr(sim, celltype)())
+    for name, value in values.items():  # one at a time: the combination is checked at run()
+        cells.set(**{name: value})
+    with pytest.raises(errors.InvalidParameterValueError, match=message):
+        sim.run(1.0)

@@ -167,11 +167,13 @@ class IF_curr_alpha(cells.IF_curr_alpha):
     engine_model = "iaf_alpha"
     method = "exp_auto"
     weight_units = "nA"
+    relations = (("v_reset", "<", "v_thresh"),)
     checks = IF_curr_exp.checks
     initial_checks = IF_curr_exp.initial_checks
 
-    @staticmethod
-    def engine_parameters(p, dt):
+    @classmethod
+    def engine_parameters(cls, p, dt):
+        check_relations(cls, p)
         f = lambda name: np.asarray(p[name], float)  # noqa: E731
         return _iaf_alpha.IafAlphaParams(
             v_rest=f("v_rest"), cm=f("cm"), tau_m=f("tau_m"), tau_syn_E=f("tau_syn_E"),
@@ -201,7 +203,8 @@ _NEST_RKF45 = """
     """
 
 
-def _cond_parameters(p, dt):
+def _cond_parameters(cls, p, dt):
+    check_relations(cls, p)
     f = lambda name: np.asarray(p[name], float)  # noqa: E731
     return _iaf_cond.IafCondParams(
         v_rest=f("v_rest"), cm=f("cm"), g_leak=f("cm") / f("tau_m"), e_rev_E=f("e_rev_E"),
@@ -222,9 +225,10 @@ class IF_cond_exp(cells.IF_cond_exp):
     engine_model = "iaf_cond_exp"
     method = "rkf45"
     weight_units = "uS"
+    relations = (("v_reset", "<", "v_thresh"),)
     checks = _COND_CHECKS
     initial_checks = _COND_INITIAL_CHECKS
-    engine_parameters = staticmethod(_cond_parameters)
+    engine_parameters = classmethod(_cond_parameters)
 
 
 class IF_cond_alpha(cells.IF_cond_alpha):
@@ -237,9 +241,10 @@ class IF_cond_alpha(cells.IF_cond_alpha):
     engine_model = "iaf_cond_alpha"
     method = "rkf45"
     weight_units = "uS"
+    relations = (("v_reset", "<", "v_thresh"),)
     checks = _COND_CHECKS
     initial_checks = _COND_INITIAL_CHECKS
-    engine_parameters = staticmethod(_cond_parameters)
+    engine_parameters = classmethod(_cond_parameters)
 
 
 _EIF_CHECKS = {
@@ -268,7 +273,8 @@ _EIF_DOC = """
     more than once per step. While refractory, v is clamped to v_reset.""" + _NEST_RKF45
 
 
-def _eif_parameters(p, dt):
+def _eif_parameters(cls, p, dt):
+    check_relations(cls, p)
     f = lambda name: np.asarray(p[name], float)  # noqa: E731
     return _aeif.AeifParams(
         v_rest=f("v_rest"), cm=f("cm"), g_leak=f("cm") / f("tau_m"), e_rev_E=f("e_rev_E"),
@@ -286,9 +292,10 @@ class EIF_cond_exp_isfa_ista(cells.EIF_cond_exp_isfa_ista):
     engine_model = "aeif_cond_exp"
     method = "rkf45"
     weight_units = "uS"
+    relations = (("v_spike", ">=", "v_thresh"), ("v_reset", "<", "v_spike"))
     checks = _EIF_CHECKS
     initial_checks = _EIF_INITIAL_CHECKS
-    engine_parameters = staticmethod(_eif_parameters)
+    engine_parameters = classmethod(_eif_parameters)
 
 
 class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
@@ -298,9 +305,10 @@ class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
     engine_model = "aeif_cond_alpha"
     method = "rkf45"
     weight_units = "uS"
+    relations = (("v_spike", ">=", "v_thresh"), ("v_reset", "<", "v_spike"))
     checks = _EIF_CHECKS
     initial_checks = _EIF_INITIAL_CHECKS
-    engine_parameters = staticmethod(_eif_parameters)
+    engine_parameters = classmethod(_eif_parameters)
 
 
 class HH_cond_exp(cells.HH_cond_exp):
@@ -355,6 +363,7 @@ class IF_cond_exp_gsfa_grr(cells.IF_cond_exp_gsfa_grr):
     engine_model = "iaf_cond_exp_sfa_rr"
     method = "rkf45"
     weight_units = "uS"
+    relations = (("v_reset", "<", "v_thresh"),)
     checks = {
         **_COND_CHECKS,
         "tau_sfa": _POSITIVE,
@@ -366,11 +375,11 @@ class IF_cond_exp_gsfa_grr(cells.IF_cond_exp_gsfa_grr):
     }
     initial_checks = {**_COND_INITIAL_CHECKS, "g_r": _NON_NEGATIVE, "g_s": _NON_NEGATIVE}
 
-    @staticmethod
-    def engine_parameters(p, dt):
+    @classmethod
+    def engine_parameters(cls, p, dt):
         f = lambda name: np.asarray(p[name], float)  # noqa: E731
         return _iaf_cond.SfaRrParams(
-            cond=_cond_parameters(p, dt),
+            cond=_cond_parameters(cls, p, dt),
             **{name: f(name) for name in _iaf_cond.SfaRrParams._fields[1:]},
         )
 
@@ -424,14 +433,38 @@ class SpikeSourcePoisson(cells.SpikeSourcePoisson):
     checks = {"rate": _NON_NEGATIVE, "start": _NON_NEGATIVE, "duration": _NON_NEGATIVE}
 
 
+_ORDER = {"<": np.less, ">=": np.greater_equal}
+
+
 def check_parameters(celltype, values: dict):
-    """Validate native parameter arrays of a population (raises PyNN errors)."""
+    """Validate native parameter arrays of a population (raises PyNN errors).
+
+    Relations between two parameters (``celltype.relations``, NEST's own rules, e.g.
+    v_reset < v_thresh) are checked when both are among ``values``, and again on all of a
+    population's values when the engine parameters are built (``engine_parameters``).
+    """
     for name, value in values.items():
         if name in celltype.checks:
             ok, allowed = celltype.checks[name]
             _check(name, value, ok, allowed)
         if name == "spike_times":
             check_spike_times(value)
+    check_relations(celltype, values)
+
+
+def check_relations(celltype, values: dict):
+    """Relations between parameters (``celltype.relations``) among ``values``."""
+    for name, op, other in getattr(celltype, "relations", ()):
+        if name in values and other in values:
+            a, b = np.broadcast_arrays(np.asarray(values[name], float),
+                                       np.asarray(values[other], float))
+            bad = ~_ORDER[op](a, b)
+            if bad.any():
+                i = np.flatnonzero(bad.ravel())[0]
+                raise errors.InvalidParameterValueError(
+                    f"{name} = {float(a.ravel()[i])!r} is not allowed: {name} must be {op} "
+                    f"{other} (= {float(b.ravel()[i])!r})"
+                )
 
 
 def check_initial_values(celltype, name, value):
