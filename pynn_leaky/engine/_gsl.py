@@ -8,8 +8,9 @@ one simulation step to the next. Those models have no closed-form solution, so N
 results carry the error of that scheme (its absolute tolerance is 1e-3 mV for the iaf
 models). Integrating the same equations more accurately would *not* agree with NEST to
 better than that; doing exactly what GSL does does. This module repeats GSL's arithmetic
-operation for operation (GSL 1.15, the old ``gsl_odeiv`` interface NEST uses; checked bit
-for bit against the libgsl bundled with NEST's wheels):
+operation for operation (GSL 1.15, the old ``gsl_odeiv`` interface NEST uses; checked
+against the libgsl bundled with NEST's wheels in tests/test_gsl.py, where they agree to
+rounding):
 
 * stepper: Fehlberg's 4(5) pair, the derivative at the start evaluated afresh in every
   call (``rkf45_apply`` with ``dydt_in``), error estimate ``yerr = h sum(ec_i k_i)``;
