@@ -36,10 +36,10 @@ from .control import (  # noqa: E402,F401
     run_until,
     setup,
 )
+from .peers import register_celltypes  # noqa: E402,F401
 from .populations import Assembly, Population, PopulationView  # noqa: E402,F401
 from .procedural_api import connect, create, record, record_v  # noqa: E402,F401
 from .projections import Projection  # noqa: E402,F401
-from .peers import register_celltypes  # noqa: E402,F401
 from .simulator import NumericalError  # noqa: E402,F401
 from .standardmodels import *  # noqa: E402,F401,F403
 
@@ -55,5 +55,5 @@ def list_standard_models():
     )
 
 from .checkpoint import load_state, save_state  # noqa: E402,F401
-from .trials import run_trials  # noqa: E402,F401
 from .gradients import differentiable  # noqa: E402,F401
+from .trials import run_trials  # noqa: E402,F401

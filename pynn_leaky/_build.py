@@ -10,10 +10,11 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
-from pyNN import common
+from pyNN import common, errors
 
 from . import engine
 from .engine import currents as ec
+from .engine import plastic as ep
 from .engine import sources as es
 from .engine import synapses as esyn
 from .simulator import NumericalError, Progress
@@ -103,6 +104,7 @@ class Network:
             for k in keys
         ]
         self.sources = [s for s in state.current_sources if s.cells]
+        self._projections = list(state.projections)
         self._build_synapses(state)
         self._build_recording(state)
         schedule, kmax = self._schedule(state.dt)
@@ -117,6 +119,7 @@ class Network:
             ),
             synapses=self.syn_layout,
             chunk=self._chunk(state),
+            plastic=self.plastic_layout,
         )
         self.params = engine.Params(
             dt=jnp.asarray(state.dt, self.dtype),
@@ -129,6 +132,7 @@ class Network:
                 *[jnp.asarray(self.rec_index[v], jnp.int32) for v in (*_SIGNALS, "spikes")]
             ),
             key=jax.random.key_data(jax.random.key(int(state.rng_seed) % (2**32))),
+            plastic=self.plastic_table,
         )
 
     @staticmethod
@@ -265,27 +269,20 @@ class Network:
         )
         old = state.network
         if old is not None and getattr(old, "_syn_key", None) == self._syn_key:
-            self.syn_layout, self.syn_table = old.syn_layout, old.syn_table
-            self.syn_order = old.syn_order
+            for name in ("syn_layout", "syn_table", "syn_order", "plastic_layout",
+                         "plastic_table", "plastic_slices", "plastic_pos"):
+                setattr(self, name, getattr(old, name))
             return
-        pre, target, delay, weight = [], [], [], []
-        for prj in state.projections:
-            if len(prj) == 0:
-                continue
-            pre.append(global_index(prj.pre, prj._pre, self.spike_offset))
-            receptor = 0 if prj.receptor_type == "excitatory" else 1
-            post = global_index(prj.post, prj._post, self.cell_offset)
-            target.append(receptor * self.n_cells + post)
-            delay.append(prj._delay_steps)
-            weight.append(prj._weight)
-        cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
-        pre, target = cat(pre, np.int64), cat(target, np.int64)
-        delay, weight = cat(delay, np.int64), cat(weight, float)
+        static = [p for p in state.projections if len(p) and not p._plastic]
+        plastic = [p for p in state.projections if len(p) and p._plastic]
+        pre, target, delay, weight = self._connections(static)
         order = np.argsort(pre, kind="stable")
         self.syn_order = order  # table position i holds connection order[i] (projection order)
         counts = np.bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
-        ring = int(max(delay.max(initial=1), 1)) + 1
+        max_delay = max([int(delay.max(initial=1))]
+                        + [int(p._delay_steps.max(initial=1)) for p in plastic])
+        ring = max(max_delay, 1) + 1
         self.syn_layout = esyn.SynapseLayout(
             n_pre=self.n_spiking,
             n_target=2 * self.n_cells,
@@ -300,6 +297,125 @@ class Network:
             delay=jnp.asarray(delay[order], jnp.int32),
             weight=jnp.asarray(weight[order], self.dtype),
         )
+        self._build_plastic(plastic, state)
+
+    def _connections(self, projections):
+        """(pre, target, delay steps, weight) of the projections' connections, concatenated."""
+        pre, target, delay, weight = [], [], [], []
+        for prj in projections:
+            pre.append(global_index(prj.pre, prj._pre, self.spike_offset))
+            receptor = 0 if prj.receptor_type == "excitatory" else 1
+            post = global_index(prj.post, prj._post, self.cell_offset)
+            target.append(receptor * self.n_cells + post)
+            delay.append(prj._delay_steps)
+            weight.append(prj._weight)
+        cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
+        return cat(pre, np.int64), cat(target, np.int64), cat(delay, np.int64), cat(weight, float)
+
+    # -- plastic synapses ------------------------------------------------------------
+    _PLASTIC_DEFAULTS = dict(U=0.5, tau_rec=100.0, tau_fac=0.0, tau_psc=1.0, tau_plus=20.0,
+                             A_plus=0.0, A_minus=0.0, mu_plus=0.0, mu_minus=0.0, w_min=0.0,
+                             w_max=1.0, p=1.0)
+
+    def _build_plastic(self, projections, state):
+        self.plastic_slices = {}
+        if not projections:
+            self.plastic_layout = self.plastic_table = self.plastic_pos = None
+            return
+        pre, target, delay, _ = self._connections(projections)
+        n = pre.size
+        cols = {k: np.full(n, v) for k, v in self._PLASTIC_DEFAULTS.items()}
+        kind, sign = np.zeros(n, np.int64), np.ones(n)
+        tau_minus = np.full(self.n_cells, np.nan)
+        start = 0
+        for prj in projections:
+            sl = slice(start, start + len(prj))
+            self.plastic_slices[id(prj)] = (prj.version, sl)
+            start = sl.stop
+            code = ep.KIND_NAMES.index(prj._kind)
+            kind[sl] = code
+            conductance = _populations_of(prj.post)[0].celltype.conductance_based
+            if prj.receptor_type == "inhibitory" and not conductance:
+                sign[sl] = -1.0
+            x = prj._extra
+            if prj._kind == "tsodyks":
+                cols["U"][sl], cols["tau_rec"][sl] = x["U"], x["tau_rec"]
+                cols["tau_fac"][sl] = x["tau_facil"]
+                cols["tau_psc"][sl] = _post_values(prj, f"tau_syn_{'E' if prj.receptor_type == 'excitatory' else 'I'}")  # noqa: E501
+                same = np.isclose(cols["tau_psc"][sl], cols["tau_rec"][sl], rtol=1e-12, atol=0)
+                if same.any():
+                    raise errors.InvalidParameterValueError(
+                        f"tau_rec = {float(cols['tau_rec'][sl][same][0])!r} ms equals the "
+                        f"postsynaptic tau_syn in Projection '{prj.label}': the "
+                        "Tsodyks-Markram solution (as NEST's) needs tau_rec != tau_syn")
+            elif prj._kind == "stdp":
+                for name in ("tau_plus", "A_plus", "A_minus", "w_min", "w_max"):
+                    cols[name][sl] = x[name]
+                mu = prj.synapse_type.weight_dependence.exponents(x)
+                cols["mu_plus"][sl], cols["mu_minus"][sl] = mu
+                post = global_index(prj.post, prj._post, self.cell_offset)
+                clash = ~np.isnan(tau_minus[post]) & (tau_minus[post] != x["tau_minus"])
+                if clash.any():
+                    raise errors.InvalidParameterValueError(
+                        f"tau_minus = {float(x['tau_minus'][clash][0])!r} ms in Projection "
+                        f"'{prj.label}' differs from the tau_minus of another STDP projection "
+                        f"onto the same cell ({float(tau_minus[post][clash][0])!r} ms): the "
+                        "postsynaptic trace belongs to the cell (as in NEST), give one value")
+                tau_minus[post] = x["tau_minus"]
+            else:
+                cols["p"][sl] = x["p"]
+        order = np.argsort(pre, kind="stable")
+        self.plastic_pos = np.empty(n, np.int64)
+        self.plastic_pos[order] = np.arange(n)
+        counts = np.bincount(pre, minlength=self.n_spiking)
+        kinds = tuple(sorted(set(kind.tolist())))
+        self.plastic_layout = ep.PlasticLayout(
+            n_pre=self.n_spiking, n_cells=self.n_cells, n_target=2 * self.n_cells,
+            n_syn=int(n), max_fanout=int(counts.max(initial=0)), kinds=kinds,
+            history=int(state.stdp_history) if ep.STDP in kinds else 0,
+        )
+        f = lambda a: jnp.asarray(a[order], self.dtype)  # noqa: E731
+        self.plastic_table = ep.PlasticTable(
+            row_ptr=jnp.asarray(np.concatenate([[0], np.cumsum(counts)]), jnp.int32),
+            target=jnp.asarray(target[order], jnp.int32),
+            delay=jnp.asarray(delay[order], jnp.int32),
+            kind=jnp.asarray(kind[order], jnp.int32),
+            sign=f(sign),
+            **{k: f(v) for k, v in cols.items()},
+            tau_minus=jnp.asarray(np.nan_to_num(tau_minus, nan=20.0), self.dtype),
+        )
+
+    _PLASTIC_VARIABLES = ("weight", "u", "x", "y", "kplus", "last")
+
+    def plastic_values(self, st, prj):
+        """Current values of a plastic projection's synapses (projection order), or None
+        if this network was built from another version of it."""
+        entry = self.plastic_slices.get(id(prj)) if self.plastic_slices else None
+        if entry is None or entry[0] != prj.version or st.plastic is None:
+            return None
+        pos = self.plastic_pos[entry[1]]
+        return {v: np.asarray(getattr(st.plastic, v))[pos] for v in self._PLASTIC_VARIABLES}
+
+    def _initial_plastic(self):
+        """Per-synapse starting values: the projections' current ones, else initial."""
+        if self.plastic_layout is None:
+            return None
+        parts = {v: [] for v in self._PLASTIC_VARIABLES}
+        start = {"u": 0.0, "x": 1.0, "y": 0.0, "kplus": 0.0, "last": 0}
+        for prj in self._projections:
+            if id(prj) not in self.plastic_slices:
+                continue
+            live = prj._live if prj._live is not None and \
+                prj._live["weight"].size == len(prj) else None
+            for v in self._PLASTIC_VARIABLES:
+                if live is not None:
+                    parts[v].append(live[v])
+                elif v == "weight":
+                    parts[v].append(prj._weight)
+                else:
+                    parts[v].append(np.full(len(prj), start[v]))
+        order = np.argsort(self.plastic_pos)
+        return {v: np.concatenate(parts[v])[order] for v in self._PLASTIC_VARIABLES}
 
     # -- recording -------------------------------------------------------------------
     def _build_recording(self, state):
@@ -336,8 +452,12 @@ class Network:
         out = np.concatenate(parts) if parts else np.zeros(0)
         return out.astype(np.int32) if variable == "refrac" else out.astype(float)
 
-    def _state_from_arrays(self, values, ring, pending):
-        return engine.init_state(self.layout, self.params, values, ring, pending)
+    def _state_from_arrays(self, values, ring, pending, plastic=None):
+        """An engine state; plastic synapses start from `plastic` (a dict of
+        engine.plastic.PlasticState fields) or from their projections' values."""
+        if self.plastic_layout is not None:
+            plastic = {**self._initial_plastic(), **(plastic or {})}
+        return engine.init_state(self.layout, self.params, values, ring, pending, plastic)
 
     def cell_arrays(self, st):
         """Every cell-state field (_FIELDS) over all cells; 0 where a model lacks the field."""
@@ -368,7 +488,26 @@ class Network:
             if id(p) in old.spike_offset:
                 a, b = old.spike_offset[id(p)], self.spike_offset[id(p)]
                 pending[b:b + p.size] = old_pending[a:a + p.size]
-        return values, ring.reshape(self.syn_layout.ring, -1), pending
+        return (values, ring.reshape(self.syn_layout.ring, -1), pending,
+                self._carry_history(old, old_state))
+
+    def _carry_history(self, old, old_state):
+        """The postsynaptic spike history of STDP, mapped onto this network's cells."""
+        new_h = self.plastic_layout.history if self.plastic_layout else 0
+        old_h = old.plastic_layout.history if old.plastic_layout else 0
+        if not new_h or new_h != old_h:
+            return None
+        src = {f: np.asarray(getattr(old_state.plastic, f))
+               for f in ("hist_step", "hist_k", "n_post")}
+        out = {"hist_step": np.zeros((self.n_cells, new_h), np.int32),
+               "hist_k": np.zeros((self.n_cells, new_h)),
+               "n_post": np.zeros(self.n_cells, np.int32)}
+        for p in self.neurons:
+            if id(p) in old.cell_offset:
+                a, b = old.cell_offset[id(p)], self.cell_offset[id(p)]
+                for f in out:
+                    out[f][b:b + p.size] = src[f][a:a + p.size]
+        return out
 
     def apply_pending(self, st):
         """Values given to initialize() while running replace the current state."""
@@ -379,7 +518,10 @@ class Network:
             for v, arr in p._pending_state.items():
                 values[v][self.cell_offset[id(p)]:self.cell_offset[id(p)] + p.size] = arr
             p._pending_state = {}
-        return self._state_from_arrays(values, np.asarray(st.ring), np.asarray(st.pending))
+        plastic = None if st.plastic is None else {
+            f: np.asarray(v) for f, v in st.plastic._asdict().items() if f != "overflow"}
+        return self._state_from_arrays(values, np.asarray(st.ring), np.asarray(st.pending),
+                                       plastic)
 
     # -- running ---------------------------------------------------------------------
     def start_recording(self, state):
@@ -407,6 +549,7 @@ class Network:
                                                jnp.int32(k0), jnp.int32(n))
             outs = jax.device_get(outs)
             bad = int(new_state.first_bad)
+            lost = -1 if new_state.plastic is None else int(new_state.plastic.overflow)
             # Commit the chunk only once it has completed (interrupts leave a consistent state).
             self._dispatch(outs, k0, n, state)
             state.engine_state = new_state
@@ -415,6 +558,13 @@ class Network:
             progress.update(done)
             if bad >= 0:
                 self._raise_non_finite(new_state, bad, state.dt)
+            if lost >= 0:
+                raise RuntimeError(
+                    f"STDP at t = {lost * state.dt:g} ms: a postsynaptic cell fired more than "
+                    f"stdp_history = {self.plastic_layout.history} times between two "
+                    "presynaptic spikes of one of its plastic synapses, so the weight update "
+                    "would miss pairs. Data recorded so far is kept; setup(stdp_history=N) "
+                    "with a larger N and run again")
 
     def _dispatch(self, outs, k0, n, state, sources=True):
         steps = k0 + 1 + np.arange(n)
@@ -456,9 +606,26 @@ class Network:
         raise NumericalError(f"non-finite state at t = {bad_step * dt:g} ms")
 
 
+def _populations_of(cell_set):
+    return [pop for pop, _, _ in population_parts(cell_set, np.arange(cell_set.size))]
+
+
+def _post_values(prj, name):
+    """A parameter of each connection's postsynaptic cell."""
+    out = np.empty(len(prj))
+    for pop, where, idx in population_parts(prj.post, prj._post):
+        if name not in pop._parameters:
+            raise errors.ConnectionError(
+                f"{type(prj.synapse_type).__name__} needs a postsynaptic {name} (exponential "
+                f"synaptic currents), which {type(pop.celltype).__name__} does not have")
+        out[where] = np.broadcast_to(pop._parameters[name], (pop.size,))[idx]
+    return out
+
+
 def build(state, old):
     """Build (or rebuild) the engine network, carrying over the current state if any."""
     for prj in state.projections:
+        prj._pull()  # plastic synapses keep what they learnt
         prj._flush()
     net = Network(state)
     if state.engine_state is None:

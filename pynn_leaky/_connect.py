@@ -19,10 +19,11 @@ def _numpy_state(connector):
 
 
 def _values(projection, n):
-    """Weights and delays for n new connections, or None when they need the generic path."""
+    """Weights, delays and other synapse parameters for n new connections, or None when
+    they need the generic path."""
     ps = projection.synapse_type.native_parameters
     out = {}
-    for name in ("weight", "delay"):
+    for name in ("weight", "delay", *projection._extra_names):
         base = ps[name].base_value
         if ps[name].operations:
             return None
@@ -32,14 +33,14 @@ def _values(projection, n):
             out[name] = float(base)
         else:
             return None
-    return out["weight"], out["delay"]
+    return out
 
 
 def _add(projection, pre, post):
     values = _values(projection, pre.size)
     if values is None:
         return False
-    projection._add(pre, post, *values)
+    projection._add(pre, post, values.pop("weight"), values.pop("delay"), values)
     return True
 
 

@@ -46,7 +46,9 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         Spread the network over several devices (``jax.sharding``): an int N takes the
         first N devices of JAX's default platform. None: one (the default) device.
     extra_params
-        Options of other backends (e.g. ``threads``) are accepted and ignored.
+        ``stdp_history`` (int, default 64): postsynaptic spikes kept per cell for STDP
+        (a run stops with an error if a synapse needed an older one). Options of other
+        backends (e.g. ``threads``) are accepted and ignored.
     """
     _positive("timestep", timestep)
     for name, value in (("min_delay", min_delay), ("max_delay", max_delay)):
@@ -69,6 +71,11 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
             f"chunk_steps = {chunk_steps!r} is not allowed: it must be an integer >= 1"
         )
     devices = _devices(devices)
+    history = extra_params.get("stdp_history", 64)
+    if not (isinstance(history, int) and not isinstance(history, bool) and history >= 1):
+        raise errors.InvalidParameterValueError(
+            f"stdp_history = {history!r} is not allowed: it must be an integer >= 1"
+        )
     if rng_seed is None:
         rng_seed = extra_params.get("seed", 0)
     jax.config.update("jax_enable_x64", True)
@@ -83,6 +90,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     state.progress = bool(progress)
     state.chunk_steps = chunk_steps
     state.devices = devices
+    state.stdp_history = history
     # Several processes (jax.distributed.initialize() called before setup()) answer truthfully.
     state.mpi_rank = jax.process_index()
     state.num_processes = jax.process_count()

@@ -31,6 +31,10 @@ def differentiable(duration):
         state.network = _build.build(state, state.network)
         state.changed = False
     net = state.network
+    if net.plastic_layout is not None:
+        raise NotImplementedError(
+            "differentiable(): the network has plastic synapses (STDP, Tsodyks-Markram or "
+            "stochastic), whose event-driven updates have no gradient; use StaticSynapse")
     layout = net.layout._replace(synapses=net.layout.synapses._replace(mode="dense"))
     n_steps = int(np.rint(duration / state.dt))
     k0, start_state, base = state.step, state.engine_state, net.params

@@ -13,6 +13,7 @@ from pyNN.space import Space
 from . import _connect, simulator
 from .standardmodels.cells import is_neuron, is_spiking_neuron
 from .standardmodels.synapses import StaticSynapse
+from .standardmodels.synapses import check_values as _synapse_checks
 
 
 class Connection(common.Connection):
@@ -31,7 +32,7 @@ class Connection(common.Connection):
         return int(self.projection._post[self.index])
 
     def _get_weight(self):
-        return float(self.projection._weight[self.index])
+        return float(self.projection._current("weight")[self.index])
 
     def _set_weight(self, w):
         self.projection._set_values("weight", np.array([self.index]), np.array([w], float))
@@ -78,11 +79,16 @@ class Projection(common.Projection):
                 )
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
                                    connector, synapse_type, source, receptor_type, space, label)
-        if type(self.synapse_type) is not StaticSynapse:
+        if not hasattr(self.synapse_type, "engine_kind"):
             raise NotImplementedError(
-                f"pynn_leaky does not implement {type(self.synapse_type).__name__} yet; "
-                "use StaticSynapse"
+                f"pynn_leaky does not implement {type(self.synapse_type).__name__}; use "
+                "StaticSynapse, TsodyksMarkramSynapse, STDPMechanism or SimpleStochasticSynapse"
             )
+        self._kind = self.synapse_type.engine_kind
+        self._extra_names = [n for n in self.synapse_type.get_parameter_names()
+                             if n not in ("weight", "delay", "dendritic_delay_fraction")]
+        self._extra = {n: np.zeros(0) for n in self._extra_names}
+        self._live = None  # current values of plastic synapses, pulled from the engine
         self._chunks = []
         empty = np.zeros(0, np.int64)
         self._arrays = (empty, empty, np.zeros(0), empty)
@@ -110,22 +116,49 @@ class Projection(common.Projection):
     def _delay_steps(self):
         return self._arrays[3]
 
+    @property
+    def _plastic(self):
+        return self._kind is not None
+
     def _flush(self):
         if self._chunks:
-            parts = [self._arrays] + self._chunks
+            self._pull()
+            parts = [self._arrays] + [c[:4] for c in self._chunks]
             self._arrays = tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+            for n in self._extra_names:
+                self._extra[n] = np.concatenate([self._extra[n]] + [c[4][n] for c in self._chunks])
             self._chunks = []
             self.version += 1
 
-    def _add(self, pre, post, weight, delay):
+    def _pull(self):
+        """Copy the current values of plastic synapses from the engine into ``_live``."""
+        state = simulator.state
+        net = state.network
+        if self._plastic and net is not None and state.engine_state is not None:
+            values = net.plastic_values(state.engine_state, self)
+            if values is not None:
+                self._live = values
+
+    def _current(self, name):
+        """A per-connection variable now: plastic values from the engine, else stored."""
+        self._flush()
+        self._pull()
+        if self._live is not None and name in self._live:
+            return self._live[name]
+        return self._weight if name == "weight" else self._extra[name]
+
+    def _add(self, pre, post, weight, delay, extra=None):
         """Append connections; validate weights and delays first (nothing is added on error)."""
         pre = np.asarray(pre, dtype=np.int64).ravel()
         post = np.broadcast_to(np.asarray(post, dtype=np.int64), pre.shape)
         weight = np.broadcast_to(np.asarray(weight, dtype=float), pre.shape)
         delay = np.broadcast_to(np.asarray(delay, dtype=float), pre.shape)
+        extra = {n: np.broadcast_to(np.asarray(extra[n], dtype=float), pre.shape).copy()
+                 for n in self._extra_names} if self._extra_names else {}
         self._check_weights(weight)
+        _synapse_checks(self.synapse_type, extra)
         steps = delays_to_steps(delay)
-        self._chunks.append((pre, post.copy(), weight.copy(), steps))
+        self._chunks.append((pre, post.copy(), weight.copy(), steps, extra))
 
     def _check_weights(self, weight):
         """PyNN's sign rules: conductances (uS) >= 0 on every receptor; currents (nA) and
@@ -159,7 +192,8 @@ class Projection(common.Projection):
             raise NotImplementedError("pynn_leaky has only point neurons")
         pre = np.asarray(presynaptic_indices, dtype=np.int64)
         self._add(pre, postsynaptic_index, connection_parameters.get("weight", 0.0),
-                  connection_parameters.get("delay", simulator.state.min_delay_or_dt))
+                  connection_parameters.get("delay", simulator.state.min_delay_or_dt),
+                  connection_parameters)
 
     def _min_delay_steps(self):
         return int(self._delay_steps.min())
@@ -194,12 +228,14 @@ class Projection(common.Projection):
             return self._pre
         if name == "postsynaptic_index":
             return self._post
-        if name == "weight":
-            return self._weight
         if name == "delay":
             return self._delay_steps * simulator.state.dt
+        if name == "weight" or name in self._extra_names:
+            return self._current(name)
+        if name == "dendritic_delay_fraction" and self._kind == "stdp":
+            return np.full(self._pre.size, float(self.synapse_type.dendritic_delay_fraction))
         raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
-                                               ["weight", "delay"])
+                                               ["weight", "delay", *self._extra_names])
 
     def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
         self._flush()
@@ -229,19 +265,29 @@ class Projection(common.Projection):
         self._flush()
         parameter_space.evaluate(mask=(self._pre, self._post))
         for name, value in parameter_space.items():
-            if name not in ("weight", "delay"):
-                raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
-                                                       ["weight", "delay"])
+            if name not in ("weight", "delay", *self._extra_names):
+                raise errors.NonExistentParameterError(
+                    name, type(self.synapse_type).__name__,
+                    ["weight", "delay", *self._extra_names])
             value = np.broadcast_to(np.asarray(value, float), self._pre.shape)
             self._set_values(name, np.arange(self._pre.size), value)
 
     def _set_values(self, name, index, value):
+        self._pull()  # plastic changes so far are kept; the set values replace them
         pre, post, weight, steps = (a.copy() for a in self._arrays)
         if name == "weight":
             self._check_weights(value)
             weight[index] = value
-        else:
+            if self._live is not None:
+                self._live = {**self._live, "weight": self._live["weight"].copy()}
+                self._live["weight"][index] = value
+        elif name == "delay":
             steps[index] = delays_to_steps(value)
+        else:
+            _synapse_checks(self.synapse_type, {name: value})
+            column = self._extra[name].copy()
+            column[index] = value
+            self._extra = {**self._extra, name: column}
         self._arrays = (pre, post, weight, steps)
         self.version += 1
         simulator.state.mark_changed()

@@ -40,6 +40,7 @@ class State(common.control.BaseState):
         self.progress = True
         self.chunk_steps = 1000
         self.devices = None  # None: JAX's default device; else the list given to setup()
+        self.stdp_history = 64  # postsynaptic spikes kept per cell for STDP
         self.clear()
 
     # -- registry --------------------------------------------------------------------
@@ -73,6 +74,8 @@ class State(common.control.BaseState):
             source.__dict__.pop("_trace", None)
         for recorder in self.recorders:
             recorder._clear_buffers()
+        for prj in getattr(self, "projections", ()):
+            prj._live = None  # plastic synapses back to their initial values
 
     # -- time ------------------------------------------------------------------------
     @property

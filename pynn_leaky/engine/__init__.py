@@ -13,6 +13,7 @@ from . import _iaf_alpha as iaf_alpha
 from . import _iaf_cond as iaf_cond
 from . import _izhikevich as izhikevich
 from . import _leaky as leaky
+from . import _plastic as plastic
 from . import _sharding as sharding
 from . import _sources as sources
 from . import _synapses as synapses
@@ -76,6 +77,7 @@ __all__ = [
     "izhikevich",
     "init_state",
     "leaky",
+    "plastic",
     "run_chunk",
     "run_chunk_batched",
     "sharding",

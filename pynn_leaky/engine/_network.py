@@ -28,6 +28,7 @@ from . import (
     _iaf_cond,
     _izhikevich,
     _leaky,
+    _plastic,
     _sources,
     _synapses,
 )
@@ -116,6 +117,7 @@ class Layout(NamedTuple):
     poisson_terms: int
     synapses: _synapses.SynapseLayout
     chunk: int
+    plastic: _plastic.PlasticLayout = None  # None: no plastic synapses
 
     @property
     def n_cells(self):
@@ -143,6 +145,7 @@ class Params(NamedTuple):
     currents: _currents.CurrentTables
     recording: Recording
     key: jax.Array  # PRNG key data, (2,) uint32
+    plastic: _plastic.PlasticTable = None
 
 
 class State(NamedTuple):
@@ -150,6 +153,7 @@ class State(NamedTuple):
     ring: jax.Array  # (L * n_target,) synaptic input due in the next steps
     pending: jax.Array  # (n_spiking,) int32 spikes emitted at the current step, not yet delivered
     first_bad: jax.Array  # () int32, first step with non-finite state, -1 if none
+    plastic: _plastic.PlasticState = None  # weights and traces of plastic synapses
 
 
 Outputs = NamedTuple(
@@ -163,15 +167,17 @@ int32 counts and ``currents`` (chunk, n_current_sources) nA, the value held over
 
 
 # Independent random streams, folded into the user's key.
-_POISSON, _NOISE, _CURRENTS = 1, 2, 3
+_POISSON, _NOISE, _CURRENTS, _TRANSMIT = 1, 2, 3, 4
 
 
-def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=None) -> State:
+def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=None,
+               plastic=None) -> State:
     """A network state; by default each model's ``init`` (v = 0, no synaptic input).
 
     ``cells`` maps names of FIELDS to (n_cells,) arrays (all cells, group after group; a
     group takes the fields its model has); ``ring`` and ``pending`` restore synaptic input
-    in flight.
+    in flight; ``plastic`` maps names of :class:`_plastic.PlasticState` fields to values
+    (``weight`` is required when the layout has plastic synapses).
     """
     dtype = params.dt.dtype
     s = layout.synapses
@@ -193,6 +199,8 @@ def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=No
         pending=jnp.zeros((layout.n_spiking,), jnp.int32) if pending is None
         else jnp.asarray(pending, jnp.int32),
         first_bad=jnp.asarray(-1, jnp.int32),
+        plastic=None if layout.plastic is None
+        else _plastic.init_state(layout.plastic, dtype=dtype, **plastic),
     )
 
 
@@ -227,6 +235,11 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     # read the input arriving at k + 1: this order keeps the ring buffer update in place.
     ring = _synapses.clear_slot(state.ring, k, syn)
     ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn, pre)
+    plastic = state.plastic
+    if layout.plastic is not None:
+        transmit_key = jax.random.fold_in(jax.random.fold_in(key, _TRANSMIT), k)
+        ring, plastic = _plastic.deliver(params.plastic, plastic, ring, state.pending, k,
+                                         params.dt, transmit_key, layout.plastic, syn.ring)
     arrivals = _synapses.read_slot(ring, k1, syn)
 
     # Spikes emitted at k + 1 (they carry the time t_{k+1}); delivered next step.
@@ -237,7 +250,7 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     values = current_values(params, k)
     i_inj = _currents.injected(params.currents, values, n_cells)
     noise_key = jax.random.fold_in(jax.random.fold_in(key, _NOISE), k)
-    new_groups, start = [], 0
+    new_groups, cell_spikes, start = [], [], 0
     for gi, (g, prop, s) in enumerate(zip(layout.groups, props, state.groups)):
         sl = slice(start, start + g.n)
         new, spikes = MODELS[g.model].step(
@@ -253,12 +266,18 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
         new_groups.append(new)
         if spikes is not None:
             emitted.append(spikes.astype(jnp.int32))
+        cell_spikes.append(jnp.zeros(g.n, bool) if spikes is None else spikes > 0)
         start += g.n
     counts = jnp.concatenate(emitted)
+    if layout.plastic is not None:
+        spiked = jnp.concatenate(cell_spikes) if cell_spikes else jnp.zeros(0, bool)
+        plastic = _plastic.record_post(params.plastic, plastic, spiked, k1, params.dt,
+                                       layout.plastic)
 
     finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in new_groups] + [True]))
     first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
-    new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad)
+    new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad,
+                      plastic=plastic)
     return new_state, _record(params.recording, new_state, counts, values)
 
 

@@ -69,49 +69,62 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, pre=N
         slot = (k + table.delay) % layout.ring
         return buffer.at[slot * layout.n_target + table.target].add(w)
 
-    # Event-driven. The spiking cells are found with a two-level argmax (blocks of 64
-    # cells, then the cell within its block): O(n_pre / 64 + 64) per spike, where
-    # jnp.nonzero would cost a prefix sum over all n_pre every step. They are taken K at a
-    # time and their synapses scattered together; the first batch is unconditional, so
-    # the common step (at most K spikes) carries no big array through a loop.
-    bs, fmax = _BLOCK, layout.max_fanout
+    def scatter(buf, pre, cnt, valid, syn):
+        w = jnp.where(valid, table.weight[syn] * cnt[:, None].astype(buf.dtype), 0.0)
+        slot = (k + table.delay[syn]) % layout.ring
+        return buf.at[(slot * layout.n_target + table.target[syn]).ravel()].add(w.ravel())
+
+    return spiking_batches(counts, table.row_ptr, layout.n_pre, layout.max_fanout, scatter,
+                           buffer)
+
+
+def spiking_batches(counts, row_ptr, n_pre, max_fanout, fn, carry):
+    """Event-driven iteration over the synapses of the cells with ``counts > 0``.
+
+    Calls ``carry = fn(carry, pre, cnt, valid, syn)`` for batches of K spiking cells:
+    ``pre``/``cnt`` (K,) their indices and counts, ``syn`` (K, max_fanout) the synapse
+    indices of their CSR rows (``row_ptr``) and ``valid`` which of those are real.
+
+    The spiking cells are found with a two-level argmax (blocks of 64 cells, then the
+    cell within its block): O(n_pre / 64 + 64) per spike, where jnp.nonzero would cost a
+    prefix sum over all n_pre every step. The first batch is unconditional, so the
+    common step (at most K spikes) carries no big array through a loop.
+    """
+    bs, fmax = _BLOCK, max_fanout
     K = max(1, min(8, 4096 // max(fmax, 1)))
-    nb = -(-layout.n_pre // bs)
-    pending = jnp.pad(counts, (0, nb * bs - layout.n_pre)).reshape(nb, bs)
+    nb = -(-n_pre // bs)
+    pending = jnp.pad(counts, (0, nb * bs - n_pre)).reshape(nb, bs)
     per_block = jnp.count_nonzero(pending, axis=1).astype(jnp.int32)
     n_spiking = per_block.sum()
     lane = jnp.arange(fmax)
 
-    def take(carry):
-        i, pending, per_block, pre, cnt = carry
+    def take(c):
+        i, pending, per_block, pre, cnt = c
         b = jnp.argmax(per_block > 0)
         j = jnp.argmax(pending[b] > 0)
         return (i + 1, pending.at[b, j].set(0), per_block.at[b].add(-1),
                 pre.at[i].set((b * bs + j).astype(jnp.int32)), cnt.at[i].set(pending[b, j]))
 
-    def batch(pending, per_block, buf, n_take):
+    def batch(pending, per_block, carry, n_take):
         _, pending, per_block, pre, cnt = lax.while_loop(
             lambda c: c[0] < n_take, take,
             (0, pending, per_block, jnp.zeros(K, jnp.int32), jnp.zeros(K, counts.dtype)),
         )
-        first = table.row_ptr[pre]
+        first = row_ptr[pre]
         valid = (jnp.arange(K) < n_take)[:, None] & (
-            lane[None, :] < (table.row_ptr[pre + 1] - first)[:, None])
+            lane[None, :] < (row_ptr[pre + 1] - first)[:, None])
         syn = jnp.where(valid, first[:, None] + lane[None, :], 0)
-        w = jnp.where(valid, table.weight[syn] * cnt[:, None].astype(buf.dtype), 0.0)
-        slot = (k + table.delay[syn]) % layout.ring
-        buf = buf.at[(slot * layout.n_target + table.target[syn]).ravel()].add(w.ravel())
-        return pending, per_block, buf
+        return pending, per_block, fn(carry, pre, cnt, valid, syn)
 
     first_take = jnp.minimum(n_spiking, K)
-    pending, per_block, buffer = batch(pending, per_block, buffer, first_take)
+    pending, per_block, carry = batch(pending, per_block, carry, first_take)
 
-    def more(carry):
-        done, pending, per_block, buf = carry
+    def more(c):
+        done, pending, per_block, carry = c
         n_take = jnp.minimum(n_spiking - done, K)
-        pending, per_block, buf = batch(pending, per_block, buf, n_take)
-        return done + n_take, pending, per_block, buf
+        pending, per_block, carry = batch(pending, per_block, carry, n_take)
+        return done + n_take, pending, per_block, carry
 
     return lax.while_loop(
-        lambda c: c[0] < n_spiking, more, (first_take, pending, per_block, buffer)
+        lambda c: c[0] < n_spiking, more, (first_take, pending, per_block, carry)
     )[3]

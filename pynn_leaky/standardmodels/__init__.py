@@ -15,13 +15,26 @@ from .cells import (
     SpikeSourcePoisson,
 )
 from .electrodes import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
-from .synapses import StaticSynapse
+from .synapses import (
+    AdditivePotentiationMultiplicativeDepression,
+    AdditiveWeightDependence,
+    GutigWeightDependence,
+    MultiplicativeWeightDependence,
+    SimpleStochasticSynapse,
+    SpikePairRule,
+    StaticSynapse,
+    STDPMechanism,
+    TsodyksMarkramSynapse,
+)
 
 __all__ = [
     "ACSource",
+    "AdditivePotentiationMultiplicativeDepression",
+    "AdditiveWeightDependence",
     "DCSource",
     "EIF_cond_alpha_isfa_ista",
     "EIF_cond_exp_isfa_ista",
+    "GutigWeightDependence",
     "HH_cond_exp",
     "IF_cond_alpha",
     "IF_cond_exp",
@@ -30,9 +43,14 @@ __all__ = [
     "IF_curr_exp",
     "Izhikevich",
     "LeakyIntegrator",
+    "MultiplicativeWeightDependence",
     "NoisyCurrentSource",
+    "STDPMechanism",
+    "SimpleStochasticSynapse",
+    "SpikePairRule",
     "SpikeSourceArray",
     "SpikeSourcePoisson",
     "StaticSynapse",
     "StepCurrentSource",
+    "TsodyksMarkramSynapse",
 ]
