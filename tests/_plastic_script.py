@@ -7,8 +7,8 @@ on-grid delays: one STDPMechanism per weight dependence (Additive, Multiplicativ
 AdditivePotentiationMultiplicativeDepression, Gutig with mu = 0.5, the only values
 pyNN.nest 0.13 passes on: its GutigWeightDependence drops mu_plus/mu_minus), a recurrent
 STDP projection inside the Additive population (spiking cells as presynaptic side), and
-Tsodyks-Markram synapses (depressing excitatory, facilitating inhibitory). Connectivity is drawn here with numpy
-and passed as lists, so both backends get identical networks.
+Tsodyks-Markram synapses (depressing excitatory, facilitating inhibitory). Connectivity is
+drawn here with numpy and passed as lists, so both backends get identical networks.
 """
 
 import importlib
