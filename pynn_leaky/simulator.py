@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time as _time
+import warnings
 
 import numpy as np
 from pyNN import common
@@ -110,7 +111,13 @@ class State(common.control.BaseState):
         if not self.initialized:
             raise RuntimeError("pynn_leaky: call setup() before running the simulation")
         # Negative durations are refused by control.run/run_until before reaching here.
-        n_steps = max(0, int(np.rint((tstop - self.t) / self.dt)))
+        exact = (tstop - self.t) / self.dt
+        n_steps = max(0, int(np.rint(exact)))
+        if abs(exact - np.rint(exact)) > 1e-6:
+            warnings.warn(
+                f"run until t = {tstop!r} ms: not on the time grid (dt = {self.dt} ms); the "
+                f"simulation stops at the nearest step, t = {(self.step + n_steps) * self.dt:g} ms",
+                stacklevel=4)
         from . import _build
 
         step0 = self.step
