@@ -25,24 +25,34 @@ def run(devices):
                    sim.StaticSynapse(weight=1.0, delay=1.0))
     sim.Projection(exc, exc, sim.FixedProbabilityConnector(0.1, rng=rng),
                    sim.StaticSynapse(weight=-0.4, delay=2.0), receptor_type="inhibitory")
+    stdp = sim.Projection(exc, exc, sim.FixedProbabilityConnector(0.1, rng=rng),
+                          sim.STDPMechanism(
+                              timing_dependence=sim.SpikePairRule(A_plus=0.05, A_minus=0.06),
+                              weight_dependence=sim.MultiplicativeWeightDependence(w_max=1.0),
+                              weight=0.3, delay=1.2))
     sim.Projection(exc, out, sim.FixedProbabilityConnector(0.3, rng=rng),
                    sim.StaticSynapse(weight=0.1, delay=1.7))
+    sim.Projection(src, out, sim.FixedProbabilityConnector(0.1, rng=rng),
+                   sim.TsodyksMarkramSynapse(weight=0.2, delay=0.8, U=0.3, tau_facil=50.0))
     sim.DCSource(amplitude=0.05, start=5.0, stop=50.0).inject_into(out[:40])
     out.record("v")
     exc.record("spikes")
     sim.run(60.0)
     v = out.get_data().segments[0].analogsignals[0].magnitude
     spikes = [np.asarray(s).tolist() for s in exc.get_data().segments[0].spiketrains]
+    weights = np.asarray(stdp.get("weight", format="list"))[:, 2]
     placed = str(sim.simulator.state.engine_state.groups[0].v.sharding)
     info = {"num_processes": sim.num_processes(), "rank": sim.rank()}
     sim.end()
-    return v, spikes, placed, info
+    return v, spikes, placed, info, weights
 
 
-v1, s1, _, info = run(None)
-v4, s4, placed, _ = run(4)
+v1, s1, _, info, w1 = run(None)
+v4, s4, placed, _, w4 = run(4)
 print(json.dumps({
     "max_dv": float(np.abs(v1 - v4).max()),
+    "max_dw": float(np.abs(w1 - w4).max()),
+    "dw_learnt": float(np.abs(w1 - 0.3).max()),
     "spikes_equal": s1 == s4,
     "n_spikes": sum(len(s) for s in s1),
     "sharding": placed,

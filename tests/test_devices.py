@@ -24,6 +24,7 @@ def test_four_host_devices_equal_one():
     assert out["n_spikes"] > 50
     assert out["spikes_equal"]
     assert out["max_dv"] <= 1e-12
+    assert out["max_dw"] <= 1e-12 and out["dw_learnt"] > 1e-3  # STDP, sharded, learns alike
     assert (out["num_processes"], out["rank"]) == (1, 0)
 
 

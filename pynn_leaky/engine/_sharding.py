@@ -33,12 +33,18 @@ def shard_params(params, m: Mesh):
         groups=jax.tree.map(lambda _: True, params.groups),
         synapses=params.synapses._replace(row_ptr=False, target=True, delay=True, weight=True),
     )
+    if params.plastic is not None:  # per-synapse and per-cell arrays split, CSR pointers not
+        flags = flags._replace(
+            plastic=jax.tree.map(lambda _: True, params.plastic)._replace(row_ptr=False))
     return jax.tree.map(lambda x, f: _place(x, m, f), params, flags)
 
 
 def shard_state(state, m: Mesh):
-    """Place a State pytree: cell states split, ring buffer and pending spikes replicated."""
+    """Place a State pytree: cell states and plastic synapse variables split, ring buffer
+    and pending spikes replicated."""
     flags = jax.tree.map(lambda _: False, state)._replace(
         groups=jax.tree.map(lambda _: True, state.groups)
     )
+    if state.plastic is not None:
+        flags = flags._replace(plastic=jax.tree.map(lambda _: True, state.plastic))
     return jax.tree.map(lambda x, f: _place(x, m, f), state, flags)
