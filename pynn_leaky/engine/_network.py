@@ -26,6 +26,7 @@ from . import (
     _iaf,
     _iaf_alpha,
     _iaf_cond,
+    _iaf_delta,
     _izhikevich,
     _leaky,
     _sources,
@@ -69,6 +70,8 @@ MODELS = {
     "iaf": _Model(_iaf.prepare, _iaf.step, _iaf.init, _iaf.IafState, True, _SIGNALS),
     "iaf_alpha": _Model(_iaf_alpha.prepare, _iaf_alpha.step, _iaf_alpha.init,
                         _iaf_alpha.IafAlphaState, True, _iaf_alpha.RECORDABLE),
+    "iaf_delta": _Model(_iaf_delta.prepare, _iaf_delta.step, _iaf_delta.init,
+                        _iaf_delta.IafDeltaState, True, _iaf_delta.RECORDABLE),
     "izhikevich": _Model(_izhikevich.prepare, _izhikevich.step, _izhikevich.init,
                          _izhikevich.IzhikevichState, True, _izhikevich.RECORDABLE),
     # integrated with NEST's adaptive scheme (engine.gsl)

@@ -10,6 +10,7 @@ from ..engine import hh as _hh
 from ..engine import iaf as _iaf
 from ..engine import iaf_alpha as _iaf_alpha
 from ..engine import iaf_cond as _iaf_cond
+from ..engine import iaf_delta as _iaf_delta
 from ..engine import izhikevich as _izhikevich
 from ..engine import leaky as _leaky
 
@@ -127,6 +128,7 @@ class IF_curr_exp(cells.IF_curr_exp):
     engine_model = "iaf"
     method = "exp_auto"
     weight_units = "nA"
+    relations = (("v_reset", "<", "v_thresh"),)
     checks = {
         "v_rest": _FINITE,
         "cm": _POSITIVE,
@@ -140,8 +142,9 @@ class IF_curr_exp(cells.IF_curr_exp):
     }
     initial_checks = {"v": _FINITE, "isyn_exc": _FINITE, "isyn_inh": _FINITE}
 
-    @staticmethod
-    def engine_parameters(p, dt):
+    @classmethod
+    def engine_parameters(cls, p, dt):
+        check_relations(cls, p)
         f = lambda name: np.asarray(p[name], float)  # noqa: E731
         return _iaf.IafParams(
             leaky=_leaky.LeakyParams(
@@ -152,6 +155,43 @@ class IF_curr_exp(cells.IF_curr_exp):
             v_thresh=f("v_thresh"),
             v_reset=f("v_reset"),
             refrac=np.rint(f("tau_refrac") / dt).astype(np.int32),
+        )
+
+
+class IF_curr_delta(cells.IF_curr_delta):
+    __doc__ = cells.IF_curr_delta.__doc__ + """
+    On pynn_leaky: NEST's iaf_psc_delta, its update rule in its units and operation order
+    (exact propagator for v). A spike of weight w (mV; excitatory >= 0, inhibitory <= 0)
+    moves v by w at its arrival time; threshold checked at the end of each step (the spike
+    carries that step's time), v held at v_reset for round(tau_refrac / dt) steps, and
+    spikes arriving while the cell is refractory are discarded (NEST's default).
+    """
+
+    translations = _identity(*cells.IF_curr_delta.default_parameters)
+    engine_model = "iaf_delta"
+    method = "exp_auto"
+    weight_units = "mV"
+    relations = (("v_reset", "<", "v_thresh"),)
+    checks = {
+        "v_rest": _FINITE,
+        "cm": _POSITIVE,
+        "tau_m": _POSITIVE,
+        "tau_refrac": _NON_NEGATIVE,
+        "i_offset": _FINITE,
+        "v_reset": _FINITE,
+        "v_thresh": _FINITE,
+    }
+    initial_checks = {"v": _FINITE}
+
+    @classmethod
+    def engine_parameters(cls, p, dt):
+        check_relations(cls, p)
+        f = lambda name: np.asarray(p[name], float)  # noqa: E731
+        # NEST's units (pF, pA), converted as pyNN.nest does, so that the update rounds alike
+        return _iaf_delta.IafDeltaParams(
+            v_rest=f("v_rest"), c_m=f("cm") * 1000.0, tau_m=f("tau_m"),
+            i_e=f("i_offset") * 1000.0, v_thresh=f("v_thresh"), v_reset=f("v_reset"),
+            refrac=_steps(f("tau_refrac"), dt),
         )
 
 
