@@ -153,6 +153,7 @@ class State(NamedTuple):
     ring: jax.Array  # (L * n_target,) synaptic input due in the next steps
     pending: jax.Array  # (n_spiking,) int32 spikes emitted at the current step, not yet delivered
     first_bad: jax.Array  # () int32, first step with non-finite state, -1 if none
+    source_phase: jax.Array  # (n_poisson,) int32 phases of the random sources (_sources)
 
 
 Outputs = NamedTuple(
@@ -169,12 +170,13 @@ int32 counts and ``currents`` (chunk, n_current_sources) nA, the value held over
 _POISSON, _NOISE, _CURRENTS = 1, 2, 3
 
 
-def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=None) -> State:
+def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=None,
+               source_phase=None) -> State:
     """A network state; by default each model's ``init`` (v = 0, no synaptic input).
 
     ``cells`` maps names of FIELDS to (n_cells,) arrays (all cells, group after group; a
     group takes the fields its model has); ``ring`` and ``pending`` restore synaptic input
-    in flight.
+    in flight, ``source_phase`` the random sources' phases.
     """
     dtype = params.dt.dtype
     s = layout.synapses
@@ -196,6 +198,8 @@ def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=No
         pending=jnp.zeros((layout.n_spiking,), jnp.int32) if pending is None
         else jnp.asarray(pending, jnp.int32),
         first_bad=jnp.asarray(-1, jnp.int32),
+        source_phase=_sources.init_phase(layout.n_poisson) if source_phase is None
+        else jnp.asarray(source_phase, jnp.int32),
     )
 
 
@@ -233,9 +237,11 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     arrivals = _synapses.read_slot(ring, k1, syn)
 
     # Spikes emitted at k + 1 (they carry the time t_{k+1}); delivered next step.
+    random, source_phase = _sources.random_counts(params.poisson, cdf, u, k1,
+                                                  state.source_phase)
     emitted = [
         _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
-        _sources.poisson_counts(params.poisson, cdf, u, k1),
+        random,
     ]
     values = current_values(params, k)
     i_inj = _currents.injected(params.currents, values, n_cells)
@@ -261,7 +267,8 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
 
     finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in new_groups] + [True]))
     first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
-    new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad)
+    new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad,
+                      source_phase=source_phase)
     return new_state, _record(params.recording, new_state, counts, values)
 
 

@@ -13,7 +13,9 @@ from .cells import (
     Izhikevich,
     LeakyIntegrator,
     SpikeSourceArray,
+    SpikeSourceGamma,
     SpikeSourcePoisson,
+    SpikeSourcePoissonRefractory,
 )
 from .electrodes import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .synapses import StaticSynapse
@@ -34,7 +36,9 @@ __all__ = [
     "LeakyIntegrator",
     "NoisyCurrentSource",
     "SpikeSourceArray",
+    "SpikeSourceGamma",
     "SpikeSourcePoisson",
+    "SpikeSourcePoissonRefractory",
     "StaticSynapse",
     "StepCurrentSource",
 ]
