@@ -623,13 +623,14 @@ def check_spike_times(sequences):
         if times.size == 0:
             continue
         if not np.isfinite(times).all() or (times < 0).any():
-            bad = times[~(np.isfinite(times) & (times >= 0))][0]
+            bad = float(times[~(np.isfinite(times) & (times >= 0))][0])
             raise errors.InvalidParameterValueError(
                 f"spike_times of cell {i} contains {bad!r}: spike times must be finite and >= 0 ms"
             )
         if (np.diff(times) < 0).any():
             j = int(np.flatnonzero(np.diff(times) < 0)[0])
             raise errors.InvalidParameterValueError(
-                f"spike_times of cell {i} are not sorted ({times[j]!r} before {times[j + 1]!r}): "
+                f"spike_times of cell {i} are not sorted ({float(times[j])!r} before "
+                f"{float(times[j + 1])!r}): "
                 "spike times must be in increasing order"
             )
