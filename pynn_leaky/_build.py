@@ -22,6 +22,7 @@ from .standardmodels.cells import (
     SpikeSourceArray,
     SpikeSourcePoisson,
     is_neuron,
+    is_random_source,
     is_spiking_neuron,
 )
 
@@ -85,7 +86,8 @@ class Network:
         self.members = {k: [p for p in neurons if _group_key(p) == k] for k in keys}
         self.neurons = [p for k in keys for p in self.members[k]]
         self.arrays = [p for p in pops if isinstance(p.celltype, SpikeSourceArray)]
-        self.poisson = [p for p in pops if isinstance(p.celltype, SpikeSourcePoisson)]
+        self.poisson = [p for p in pops if is_random_source(p.celltype)]  # and gamma, ...
+        self.poisson_offset = self._offsets(self.poisson)
         self.spiking_neurons = [p for p in self.neurons if is_spiking_neuron(p.celltype)]
         self.spikers = self.arrays + self.poisson + self.spiking_neurons
         self.cell_offset = self._offsets(self.neurons)
@@ -199,18 +201,29 @@ class Network:
         return table, _pow2(kmax) if kmax else 0
 
     def _poisson(self, dt):
+        """The random sources (SpikeSourcePoisson, SpikeSourceGamma, ...) in one table."""
         def gather(name):
             return np.concatenate(
                 [np.broadcast_to(p._parameters[name], (p.size,)) for p in self.poisson]
                 or [np.zeros(0)]
             ).astype(float)
 
+        parts = [p.celltype.engine_source(
+                     {k: np.broadcast_to(v, (p.size,)) for k, v in p._parameters.items()}, dt)
+                 for p in self.poisson]
+        rate, shape, dead, hazard = (np.concatenate(x) for x in zip(*parts)) if parts \
+            else (np.zeros(0),) * 4
         start, duration = gather("start"), gather("duration")
+        # Plain Poisson sources need no phase: their step stays the stateless one.
+        plain = all(type(p.celltype) is SpikeSourcePoisson for p in self.poisson)
         return es.PoissonParams(
-            rate=jnp.asarray(gather("rate"), self.dtype),
+            rate=jnp.asarray(rate, self.dtype),
             start=jnp.asarray(_clip_step(np.rint(start / dt)), jnp.int32),
             stop=jnp.asarray(_clip_step(np.rint(np.minimum((start + duration) / dt, 2.0**31))),
                              jnp.int32),
+            shape=None if plain else jnp.asarray(shape, jnp.int32),
+            dead=None if plain else jnp.asarray(dead, jnp.int32),
+            hazard=None if plain else jnp.asarray(hazard, self.dtype),
         )
 
     def _currents(self, dt):
@@ -442,7 +455,11 @@ class Network:
     def initial_state(self):
         values = {v: self._initial(v) for v in _FIELDS}
         ring = np.zeros((self.syn_layout.ring, self.syn_layout.n_target))
-        return self._state_from_arrays(values, ring, np.zeros(self.n_spiking, np.int32))
+        return self._state_from_arrays(values, ring, np.zeros(self.n_spiking, np.int32),
+                                       self._initial_phase())
+
+    def _initial_phase(self):
+        return np.array(es.init_phase(self.layout.n_poisson))
 
     def _initial(self, variable):
         # Fields that are not PyNN initial values (refractory count, ...) start at 0.
@@ -452,12 +469,13 @@ class Network:
         out = np.concatenate(parts) if parts else np.zeros(0)
         return out.astype(np.int32) if variable == "refrac" else out.astype(float)
 
-    def _state_from_arrays(self, values, ring, pending, plastic=None):
+    def _state_from_arrays(self, values, ring, pending, source_phase, plastic=None):
         """An engine state; plastic synapses start from `plastic` (a dict of
         engine.plastic.PlasticState fields) or from their projections' values."""
         if self.plastic_layout is not None:
             plastic = {**self._initial_plastic(), **(plastic or {})}
-        return engine.init_state(self.layout, self.params, values, ring, pending, plastic)
+        return engine.init_state(self.layout, self.params, values, ring, pending, source_phase,
+                                 plastic)
 
     def cell_arrays(self, st):
         """Every cell-state field (_FIELDS) over all cells; 0 where a model lacks the field."""
@@ -488,7 +506,12 @@ class Network:
             if id(p) in old.spike_offset:
                 a, b = old.spike_offset[id(p)], self.spike_offset[id(p)]
                 pending[b:b + p.size] = old_pending[a:a + p.size]
-        return (values, ring.reshape(self.syn_layout.ring, -1), pending,
+        old_phase, phase = np.asarray(old_state.source_phase), self._initial_phase()
+        for p in self.poisson:
+            if id(p) in old.poisson_offset:
+                a, b = old.poisson_offset[id(p)], self.poisson_offset[id(p)]
+                phase[b:b + p.size] = old_phase[a:a + p.size]
+        return (values, ring.reshape(self.syn_layout.ring, -1), pending, phase,
                 self._carry_history(old, old_state))
 
     def _carry_history(self, old, old_state):
@@ -521,7 +544,7 @@ class Network:
         plastic = None if st.plastic is None else {
             f: np.asarray(v) for f, v in st.plastic._asdict().items() if f != "overflow"}
         return self._state_from_arrays(values, np.asarray(st.ring), np.asarray(st.pending),
-                                       plastic)
+                                       np.asarray(st.source_phase), plastic)
 
     # -- running ---------------------------------------------------------------------
     def start_recording(self, state):

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import simulator
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the random sources' phases are part of the state
 
 
 def _network():

@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import runner
 from .peers import SIMULATORS, ensure_neuron_mechanisms, register_celltypes
 
 __all__ = [
@@ -500,7 +501,7 @@ def plot_report(blocks, report, path):
 
 
 def main(argv=None):
-    """``python -m pynn_leaky compare ...`` (and the hidden child ``_run``)."""
+    """``python -m pynn_leaky compare ...``, ``run ...`` (and the hidden child ``_run``)."""
     parser = argparse.ArgumentParser(prog="python -m pynn_leaky")
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser("compare", help="run one PyNN script on several simulators, compare",
@@ -517,6 +518,13 @@ def main(argv=None):
     cmp.add_argument("--skip-missing", action="store_true",
                      help="leave out simulators that are not installed, with a message")
     cmp.add_argument("--timeout", type=float, default=None, help="seconds per simulator")
+    run = sub.add_parser("run", help="run a PyNN script on pynn_leaky as simulator 'leaky'",
+                         description=runner.__doc__.split("\n\n")[0],
+                         epilog="e.g. python -m pynn_leaky run simple_network.py leaky "
+                                "(pynn_leaky is importable as pyNN.leaky while it runs)")
+    run.add_argument("script")
+    run.add_argument("script_args", nargs=argparse.REMAINDER,
+                     help="the script's own arguments (for get_simulator: leaky first)")
     child = sub.add_parser("_run")
     child.add_argument("simulator")
     child.add_argument("script")
@@ -524,6 +532,12 @@ def main(argv=None):
     child.add_argument("script_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
+    if args.command == "run":
+        try:
+            return runner.run(args.script, args.script_args)
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     if args.command == "_run":
         run_script(args.simulator, args.script, args.out, args.script_args)
         return 0

@@ -59,6 +59,10 @@ MODELS = {
     "IF_curr_alpha": (
         _iaf, lambda rng, n: {"v": rng.uniform(-70, -55, n)}, (1.0, 0.5, -0.8), ["v"],
     ),
+    "IF_curr_delta": (
+        lambda rng, n: {k: v for k, v in _iaf(rng, n).items() if not k.startswith("tau_syn")},
+        lambda rng, n: {"v": rng.uniform(-70, -55, n)}, (4.0, 1.5, -3.0), ["v"],
+    ),
     "IF_cond_exp": (_cond, _cond_initial, (0.03, 0.015, 0.04), ["v", "gsyn_exc", "gsyn_inh"]),
     "IF_cond_alpha": (_cond, _cond_initial, (0.02, 0.01, 0.03), ["v", "gsyn_exc", "gsyn_inh"]),
     "EIF_cond_exp_isfa_ista": (_eif, _cond_initial, (0.01, 0.004, 0.02),
@@ -121,10 +125,13 @@ def build(sim, name, rng):
 
 def _patch_pynn_nest(sim):
     """pyNN.nest 0.13 maps IF_cond_exp_gsfa_grr's g_r/g_s to no NEST variable (its
-    variable_map says g_rr/g_sfa) and fails on creation; map them (both in nS)."""
+    variable_map says g_rr/g_sfa) and fails on creation; map them (both in nS). Its
+    IF_curr_delta has no variable map at all; give it v -> V_m."""
     celltype = sim.IF_cond_exp_gsfa_grr
     celltype.variable_map = dict(celltype.variable_map, g_r="g_rr", g_s="g_sfa")
     celltype.scale_factors = dict(celltype.scale_factors, g_r=1.0, g_s=1.0)
+    # pyNN.nest 0.13's IF_curr_delta has no variable_map, so v cannot be recorded.
+    sim.IF_curr_delta.variable_map = {"v": "V_m"}
 
 
 def main(backend, seed, out, names):

@@ -451,6 +451,9 @@ def test_gradients_pass_around_adaptively_integrated_cells():
     ("IF_cond_exp", {"v_reset": -50.0, "v_thresh": -55.0},
      r"v_reset = -50\.0 .* < v_thresh \(= -55\.0\)"),
     ("IF_curr_alpha", {"v_reset": -50.0, "v_thresh": -50.0}, r"v_reset = -50\.0 .* < v_thresh"),
+    ("IF_curr_exp", {"v_reset": -45.0, "v_thresh": -50.0},
+     r"v_reset = -45\.0 .* < v_thresh \(= -50\.0\)"),
+    ("IF_curr_delta", {"v_thresh": -70.0}, r"v_reset = -65\.0 .* < v_thresh \(= -70\.0\)"),
     ("EIF_cond_exp_isfa_ista", {"v_spike": -60.0}, r"v_spike = -60\.0 .* >= v_thresh \(= -50\.4\)"),
 ])
 def test_nest_parameter_relations_are_checked(celltype, values, message):
@@ -462,3 +465,51 @@ def test_nest_parameter_relations_are_checked(celltype, values, message):
         cells.set(**{name: value})
     with pytest.raises(errors.InvalidParameterValueError, match=message):
         sim.run(1.0)
+
+
+def test_if_curr_delta_psp_is_a_jump_then_exponential_decay():
+    """A spike of weight w (mV) at 1 ms through a 1 ms delay moves v by w at 2 ms:
+    v(t) = v_rest + w e^(-(t - 2) / tau_m) for t >= 2 ms (the jump is in v(2 ms) already:
+    NEST's iaf_psc_delta adds the weights arriving in a step to v at the end of it)."""
+    tm, w = 15.0, 2.5
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    cell = sim.Population(1, sim.IF_curr_delta(tau_m=tm, v_rest=-65.0, v_thresh=-50.0))
+    sim.Projection(src, cell, sim.OneToOneConnector(), sim.StaticSynapse(weight=w, delay=1.0))
+    cell.record("v")
+    sim.run(30.0)
+    t, v = signal(cell, "v")
+    expected = np.where(t >= 2.0 - 1e-9, -65.0 + w * np.exp(-(t - 2.0) / tm), -65.0)
+    np.testing.assert_allclose(v.magnitude[:, 0], expected, rtol=0, atol=1e-12)
+
+
+def test_if_curr_delta_current_reset_and_refractory_input_is_discarded():
+    """i_offset charges v as v_rest + R I (1 - e^(-t/tau_m)), R = tau_m / cm. At the spike
+    v is reset and held at v_reset for tau_refrac / dt steps; a weight arriving then is
+    lost (NEST's default), one arriving afterwards is added."""
+    cm, tm, i = 0.25, 10.0, 0.5
+    cell = sim.Population(1, sim.IF_curr_delta(cm=cm, tau_m=tm, i_offset=i, v_rest=-65.0,
+                                               v_reset=-70.0, v_thresh=-50.0,
+                                               tau_refrac=2.0))
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    # the first threshold crossing, closed form; the spike is the end of that step
+    t_cross = -tm * np.log(1 - 15.0 / (tm / cm * i))
+    k = int(np.ceil(t_cross / DT - 1e-9))
+    arrive_refractory, arrive_free = k + 5, k + 25  # steps
+    for w, step in ((3.0, arrive_refractory), (4.0, arrive_free)):
+        sim.Projection(src, cell, sim.OneToOneConnector(),
+                       sim.StaticSynapse(weight=w, delay=round(step * DT - 1.0, 10)))
+    cell.record(["v", "spikes"])
+    sim.run(k * DT + 4.0)
+    seg = cell.get_data().segments[0]
+    t, v = signal(cell, "v")
+    v = v.magnitude[:, 0]
+    np.testing.assert_allclose(seg.spiketrains[0].magnitude, [k * DT], atol=1e-9)
+    r = tm / cm * i
+    np.testing.assert_allclose(v[:k], -65.0 + r * (1 - np.exp(-t[:k] / tm)), rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(v[k:k + 21], -70.0)  # the spike step, 20 refractory steps
+    # free again: v relaxes from v_reset; the 3 mV that arrived at k + 5 left no trace
+    s = t[k + 20:] - t[k + 20]
+    free = -65.0 + r + (-70.0 + 65.0 - r) * np.exp(-s / tm)
+    free += np.where(np.arange(s.size) >= arrive_free - (k + 20), 4.0, 0.0) * np.exp(
+        -np.maximum(s - (arrive_free - k - 20) * DT, 0.0) / tm)
+    np.testing.assert_allclose(v[k + 20:], free, rtol=0, atol=1e-10)

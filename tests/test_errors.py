@@ -143,6 +143,18 @@ def test_bad_spike_times(times, named):
         src.set(spike_times=times)
 
 
+def test_unsorted_spike_times_name_the_cell_and_the_values():
+    from pyNN.parameters import Sequence
+
+    message = r"spike_times of cell 1 are not sorted \(2\.0 before 1\.5\): .* increasing order"
+    with pytest.raises(errors.InvalidParameterValueError, match=message):
+        sim.Population(2, sim.SpikeSourceArray(spike_times=[Sequence([1.0]),
+                                                            Sequence([2.0, 1.5])]))
+    with pytest.raises(errors.InvalidParameterValueError, match=message):
+        sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0, 3.0], [2.0, 1.5]]))
+    sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0, 1.0], [0.5, 2.0]]))  # equal: ok
+
+
 # -- projections ---------------------------------------------------------------------------
 
 

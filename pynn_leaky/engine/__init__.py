@@ -11,6 +11,7 @@ from . import _hh as hh
 from . import _iaf as iaf
 from . import _iaf_alpha as iaf_alpha
 from . import _iaf_cond as iaf_cond
+from . import _iaf_delta as iaf_delta
 from . import _izhikevich as izhikevich
 from . import _leaky as leaky
 from . import _plastic as plastic
@@ -74,6 +75,7 @@ __all__ = [
     "hh",
     "iaf_alpha",
     "iaf_cond",
+    "iaf_delta",
     "izhikevich",
     "init_state",
     "leaky",

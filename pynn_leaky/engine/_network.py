@@ -26,6 +26,7 @@ from . import (
     _iaf,
     _iaf_alpha,
     _iaf_cond,
+    _iaf_delta,
     _izhikevich,
     _leaky,
     _plastic,
@@ -70,6 +71,8 @@ MODELS = {
     "iaf": _Model(_iaf.prepare, _iaf.step, _iaf.init, _iaf.IafState, True, _SIGNALS),
     "iaf_alpha": _Model(_iaf_alpha.prepare, _iaf_alpha.step, _iaf_alpha.init,
                         _iaf_alpha.IafAlphaState, True, _iaf_alpha.RECORDABLE),
+    "iaf_delta": _Model(_iaf_delta.prepare, _iaf_delta.step, _iaf_delta.init,
+                        _iaf_delta.IafDeltaState, True, _iaf_delta.RECORDABLE),
     "izhikevich": _Model(_izhikevich.prepare, _izhikevich.step, _izhikevich.init,
                          _izhikevich.IzhikevichState, True, _izhikevich.RECORDABLE),
     # integrated with NEST's adaptive scheme (engine.gsl)
@@ -153,6 +156,7 @@ class State(NamedTuple):
     ring: jax.Array  # (L * n_target,) synaptic input due in the next steps
     pending: jax.Array  # (n_spiking,) int32 spikes emitted at the current step, not yet delivered
     first_bad: jax.Array  # () int32, first step with non-finite state, -1 if none
+    source_phase: jax.Array  # (n_poisson,) int32 phases of the random sources (_sources)
     plastic: _plastic.PlasticState = None  # weights and traces of plastic synapses
 
 
@@ -171,13 +175,14 @@ _POISSON, _NOISE, _CURRENTS, _TRANSMIT = 1, 2, 3, 4
 
 
 def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=None,
-               plastic=None) -> State:
+               source_phase=None, plastic=None) -> State:
     """A network state; by default each model's ``init`` (v = 0, no synaptic input).
 
     ``cells`` maps names of FIELDS to (n_cells,) arrays (all cells, group after group; a
     group takes the fields its model has); ``ring`` and ``pending`` restore synaptic input
-    in flight; ``plastic`` maps names of :class:`_plastic.PlasticState` fields to values
-    (``weight`` is required when the layout has plastic synapses).
+    in flight, ``source_phase`` the random sources' phases; ``plastic`` maps names of
+    :class:`_plastic.PlasticState` fields to values (``weight`` is required when the layout
+    has plastic synapses).
     """
     dtype = params.dt.dtype
     s = layout.synapses
@@ -199,6 +204,8 @@ def init_state(layout: Layout, params: Params, cells=None, ring=None, pending=No
         pending=jnp.zeros((layout.n_spiking,), jnp.int32) if pending is None
         else jnp.asarray(pending, jnp.int32),
         first_bad=jnp.asarray(-1, jnp.int32),
+        source_phase=_sources.init_phase(layout.n_poisson) if source_phase is None
+        else jnp.asarray(source_phase, jnp.int32),
         plastic=None if layout.plastic is None
         else _plastic.init_state(layout.plastic, dtype=dtype, **plastic),
     )
@@ -243,9 +250,11 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     arrivals = _synapses.read_slot(ring, k1, syn)
 
     # Spikes emitted at k + 1 (they carry the time t_{k+1}); delivered next step.
+    random, source_phase = _sources.random_counts(params.poisson, cdf, u, k1,
+                                                  state.source_phase)
     emitted = [
         _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
-        _sources.poisson_counts(params.poisson, cdf, u, k1),
+        random,
     ]
     values = current_values(params, k)
     i_inj = _currents.injected(params.currents, values, n_cells)
@@ -277,7 +286,7 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in new_groups] + [True]))
     first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad,
-                      plastic=plastic)
+                      source_phase=source_phase, plastic=plastic)
     return new_state, _record(params.recording, new_state, counts, values)
 
 

@@ -1,8 +1,25 @@
-"""Spike sources: scheduled spikes (SpikeSourceArray) and Poisson processes.
+"""Spike sources: scheduled spikes (SpikeSourceArray) and random processes.
 
 A source "emits at step k" when its spike carries the time t_k = k * dt, i.e. it
 happened during (t_{k-1}, t_k] (NEST's convention). Emissions are integer counts, so
 two spikes of one source in one step are both delivered.
+
+Random sources draw one uniform number per step each (drawn a chunk at a time, see
+:func:`poisson_uniforms`) and carry an integer ``phase``:
+
+* Poisson (SpikeSourcePoisson): the spike count of a step is Poisson(rate dt); no phase.
+* gamma of integer shape a (SpikeSourceGamma): a spike every a-th event of a Poisson
+  process of rate beta (an Erlang renewal process, ISIs Gamma(a, beta)). The events of a
+  step are Poisson(beta dt) whatever the past, so the binned counts are exact:
+  ``phase`` (0 .. a-1) counts the events since the last spike.
+* Poisson with dead time (SpikeSourcePoissonRefractory, NEST's ppd_sup_generator): after
+  a spike, ``phase = D`` steps without spikes; then a spike with probability ``hazard``
+  in each step (ISI = D + a geometric number of steps >= 1).
+
+A random source starts stationary: at its first active step (``phase == -1``) the phase
+is drawn from the process's equilibrium distribution with the same uniform number (the
+remainder of the uniform, rescaled, is again uniform and decides the step), so the mean
+rate is the same in every step from ``start`` on.
 """
 
 from typing import NamedTuple
@@ -40,9 +57,14 @@ def scheduled_counts(table: ScheduleTable, k, n: int, kmax: int):
 
 
 class PoissonParams(NamedTuple):
-    rate: jax.Array  # (n,) Hz
+    """The random sources. Without ``shape`` (None) all are plain Poisson sources."""
+
+    rate: jax.Array  # (n,) Hz, rate of the Poisson events (beta for gamma, 0 for dead time)
     start: jax.Array  # (n,) int32, first step that can emit is start + 1
     stop: jax.Array  # (n,) int32, last step that can emit
+    shape: jax.Array | None = None  # (n,) int32, events per spike (1 Poisson, a gamma)
+    dead: jax.Array | None = None  # (n,) int32, dead steps after a spike; -1: no dead time
+    hazard: jax.Array | None = None  # (n,) spike probability per free step (dead time)
 
 
 def poisson_cdf(rate, dt, terms: int):
@@ -76,6 +98,48 @@ def poisson_counts(params: PoissonParams, cdf, u, k):
     count = jnp.sum(u[:, None] > cdf[:, :-1], axis=1).astype(jnp.int32)
     active = (k > params.start) & (k <= params.stop)
     return jnp.where(active, count, 0)
+
+
+def init_phase(n: int):
+    """Phases (n,) int32 of random sources that have not started yet."""
+    return jnp.full((n,), -1, jnp.int32)
+
+
+def random_counts(params: PoissonParams, cdf, u, k, phase):
+    """Spike counts (n,) int32 of the random sources at step ``k``, and their new phase.
+
+    ``u`` (n,) are the step's uniforms in [0, 1), ``cdf`` the Poisson CDF of ``rate``.
+    """
+    if params.shape is None:
+        return poisson_counts(params, cdf, u, k), phase
+    active = (k > params.start) & (k <= params.stop)
+    fresh = phase < 0
+    shape, dead, hazard = params.shape, params.dead, params.hazard.astype(u.dtype)
+    has_dead = dead >= 0
+
+    # Erlang: the equilibrium phase is uniform over 0 .. shape-1.
+    scaled = u * shape
+    drawn = jnp.minimum(jnp.floor(scaled).astype(jnp.int32), shape - 1)
+    start_g = fresh & (shape > 1)
+    u_g = jnp.where(start_g, scaled - drawn, u)
+    events = jnp.sum(u_g[:, None] > cdf[:, :-1], axis=1).astype(jnp.int32)
+    total = jnp.where(fresh, drawn, phase) + events
+    spikes_g, phase_g = total // shape, total % shape
+
+    # Dead time: in equilibrium each of the D refractory phases has the probability of a
+    # spike per step, r = hazard / (1 + D hazard); the free phase has the rest.
+    r = hazard / (1.0 + jnp.maximum(dead, 0) * hazard)
+    f = jnp.maximum(dead, 0) * r
+    start_refractory = fresh & (u < f)
+    left = jnp.minimum(1 + jnp.floor(u / jnp.where(r > 0, r, 1.0)).astype(jnp.int32), dead)
+    phase_d = jnp.where(fresh, jnp.where(start_refractory, left, 0), phase)
+    u_d = jnp.where(fresh & ~start_refractory, (u - f) / (1.0 - f), u)
+    fire = (phase_d == 0) & (u_d < hazard)
+    new_d = jnp.where(fire, dead, jnp.maximum(phase_d - 1, 0))
+
+    spikes = jnp.where(has_dead, fire.astype(jnp.int32), spikes_g)
+    new = jnp.where(has_dead, new_d, phase_g)
+    return jnp.where(active, spikes, 0), jnp.where(active, new, phase)
 
 
 def poisson_terms(max_lambda: float) -> int:

@@ -8,11 +8,14 @@ from .cells import (
     IF_cond_exp,
     IF_cond_exp_gsfa_grr,
     IF_curr_alpha,
+    IF_curr_delta,
     IF_curr_exp,
     Izhikevich,
     LeakyIntegrator,
     SpikeSourceArray,
+    SpikeSourceGamma,
     SpikeSourcePoisson,
+    SpikeSourcePoissonRefractory,
 )
 from .electrodes import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .synapses import (
@@ -40,6 +43,7 @@ __all__ = [
     "IF_cond_exp",
     "IF_cond_exp_gsfa_grr",
     "IF_curr_alpha",
+    "IF_curr_delta",
     "IF_curr_exp",
     "Izhikevich",
     "LeakyIntegrator",
@@ -49,7 +53,9 @@ __all__ = [
     "SimpleStochasticSynapse",
     "SpikePairRule",
     "SpikeSourceArray",
+    "SpikeSourceGamma",
     "SpikeSourcePoisson",
+    "SpikeSourcePoissonRefractory",
     "StaticSynapse",
     "StepCurrentSource",
     "TsodyksMarkramSynapse",

@@ -10,6 +10,7 @@ from ..engine import hh as _hh
 from ..engine import iaf as _iaf
 from ..engine import iaf_alpha as _iaf_alpha
 from ..engine import iaf_cond as _iaf_cond
+from ..engine import iaf_delta as _iaf_delta
 from ..engine import izhikevich as _izhikevich
 from ..engine import leaky as _leaky
 
@@ -127,6 +128,7 @@ class IF_curr_exp(cells.IF_curr_exp):
     engine_model = "iaf"
     method = "exp_auto"
     weight_units = "nA"
+    relations = (("v_reset", "<", "v_thresh"),)
     checks = {
         "v_rest": _FINITE,
         "cm": _POSITIVE,
@@ -140,8 +142,9 @@ class IF_curr_exp(cells.IF_curr_exp):
     }
     initial_checks = {"v": _FINITE, "isyn_exc": _FINITE, "isyn_inh": _FINITE}
 
-    @staticmethod
-    def engine_parameters(p, dt):
+    @classmethod
+    def engine_parameters(cls, p, dt):
+        check_relations(cls, p)
         f = lambda name: np.asarray(p[name], float)  # noqa: E731
         return _iaf.IafParams(
             leaky=_leaky.LeakyParams(
@@ -152,6 +155,43 @@ class IF_curr_exp(cells.IF_curr_exp):
             v_thresh=f("v_thresh"),
             v_reset=f("v_reset"),
             refrac=np.rint(f("tau_refrac") / dt).astype(np.int32),
+        )
+
+
+class IF_curr_delta(cells.IF_curr_delta):
+    __doc__ = cells.IF_curr_delta.__doc__ + """
+    On pynn_leaky: NEST's iaf_psc_delta, its update rule in its units and operation order
+    (exact propagator for v). A spike of weight w (mV; excitatory >= 0, inhibitory <= 0)
+    moves v by w at its arrival time; threshold checked at the end of each step (the spike
+    carries that step's time), v held at v_reset for round(tau_refrac / dt) steps, and
+    spikes arriving while the cell is refractory are discarded (NEST's default).
+    """
+
+    translations = _identity(*cells.IF_curr_delta.default_parameters)
+    engine_model = "iaf_delta"
+    method = "exp_auto"
+    weight_units = "mV"
+    relations = (("v_reset", "<", "v_thresh"),)
+    checks = {
+        "v_rest": _FINITE,
+        "cm": _POSITIVE,
+        "tau_m": _POSITIVE,
+        "tau_refrac": _NON_NEGATIVE,
+        "i_offset": _FINITE,
+        "v_reset": _FINITE,
+        "v_thresh": _FINITE,
+    }
+    initial_checks = {"v": _FINITE}
+
+    @classmethod
+    def engine_parameters(cls, p, dt):
+        check_relations(cls, p)
+        f = lambda name: np.asarray(p[name], float)  # noqa: E731
+        # NEST's units (pF, pA), converted as pyNN.nest does, so that the update rounds alike
+        return _iaf_delta.IafDeltaParams(
+            v_rest=f("v_rest"), c_m=f("cm") * 1000.0, tau_m=f("tau_m"),
+            i_e=f("i_offset") * 1000.0, v_thresh=f("v_thresh"), v_reset=f("v_reset"),
+            refrac=_steps(f("tau_refrac"), dt),
         )
 
 
@@ -427,10 +467,110 @@ class SpikeSourceArray(cells.SpikeSourceArray):
     checks = {}
 
 
+_WINDOW = """
+    It emits in the steps after ``start`` up to ``start + duration`` (both rounded to the
+    grid); a spike carries the end of the step it falls in. Random numbers come from the
+    simulator's ``rng_seed`` and the step, so runs are reproducible, split runs equal one
+    long run, and every cell has its own stream. NEST's generators draw from another RNG:
+    pyNN.nest and pynn_leaky agree in distribution, not spike for spike.
+    """
+
+
 class SpikeSourcePoisson(cells.SpikeSourcePoisson):
-    __doc__ = cells.SpikeSourcePoisson.__doc__
+    __doc__ = cells.SpikeSourcePoisson.__doc__ + """
+    On pynn_leaky: the spike count of each step is Poisson(rate dt) (several spikes of one
+    source in one step are all delivered).""" + _WINDOW
     translations = _identity("rate", "start", "duration")
     checks = {"rate": _NON_NEGATIVE, "start": _NON_NEGATIVE, "duration": _NON_NEGATIVE}
+
+    @staticmethod
+    def engine_source(p, dt):
+        """Native parameter arrays -> (rate of events Hz, events per spike, dead steps,
+        spike probability per free step); see pynn_leaky.engine.sources."""
+        rate = np.asarray(p["rate"], float)
+        return rate, np.ones(rate.shape, np.int32), np.full(rate.shape, -1, np.int32), \
+            np.zeros(rate.shape)
+
+
+_WHOLE = (lambda x: (x >= 1) & (x == np.round(x)) & (x < 2**31),
+          "a whole number >= 1 (NEST's gamma_sup_generator has integer shapes)")
+
+
+class SpikeSourceGamma(cells.SpikeSourceGamma):
+    __doc__ = cells.SpikeSourceGamma.__doc__ + """
+    On pynn_leaky: a renewal process with Gamma(alpha, beta) inter-spike intervals (mean
+    alpha / beta, CV 1 / sqrt(alpha)), alpha a whole number as on NEST: a spike at every
+    alpha-th event of a Poisson process of rate beta. The events of each step are drawn
+    exactly (Poisson(beta dt)), so the binned process is exact and a step can hold several
+    spikes. The process starts stationary at ``start`` (the first interval is the
+    equilibrium forward recurrence time, so the rate is beta / alpha from the start; NEST
+    starts its single-process generator one event before a spike instead).""" + _WINDOW
+    # PyNN's default alpha is the int 2, which makes PyNN cast alpha = 2.5 to 2 silently; a
+    # float default lets the check below see (and refuse) the value given.
+    default_parameters = {**cells.SpikeSourceGamma.default_parameters, "alpha": 2.0}
+    translations = _identity("alpha", "beta", "start", "duration")
+    checks = {"alpha": _WHOLE, "beta": _NON_NEGATIVE, "start": _NON_NEGATIVE,
+              "duration": _NON_NEGATIVE}
+
+    @staticmethod
+    def engine_source(p, dt):
+        beta = np.asarray(p["beta"], float)
+        return beta, np.asarray(p["alpha"], float).astype(np.int32), \
+            np.full(beta.shape, -1, np.int32), np.zeros(beta.shape)
+
+
+class SpikeSourcePoissonRefractory(cells.SpikeSourcePoissonRefractory):
+    __doc__ = cells.SpikeSourcePoissonRefractory.__doc__ + """
+    On pynn_leaky: NEST's ppd_sup_generator (one process per cell) in distribution. After
+    each spike, D = round(tau_refrac / dt) steps without spikes; then a spike in each step
+    with probability p = dt / (1000 / rate - D dt), so the mean rate is ``rate`` exactly
+    (ISI = D + a geometric number >= 1 of steps; NEST floors D). rate * tau_refrac must be
+    < 1000 (NEST's rule) and p <= 1. The process starts stationary at ``start`` (NEST's
+    starts free of dead time).""" + _WINDOW
+    translations = _identity("rate", "tau_refrac", "start", "duration")
+    checks = {"rate": _NON_NEGATIVE, "tau_refrac": _NON_NEGATIVE, "start": _NON_NEGATIVE,
+              "duration": _NON_NEGATIVE}
+
+    @classmethod
+    def check_values(cls, values):
+        """NEST's rule: the mean interval 1000 / rate (ms) exceeds the dead time."""
+        if "rate" in values and "tau_refrac" in values:
+            rate, ref = np.broadcast_arrays(np.asarray(values["rate"], float),
+                                            np.asarray(values["tau_refrac"], float))
+            bad = rate * ref >= 1000.0
+            if bad.any():
+                i = np.flatnonzero(bad.ravel())[0]
+                raise errors.InvalidParameterValueError(
+                    f"rate = {float(rate.ravel()[i])!r} Hz is not allowed with tau_refrac = "
+                    f"{float(ref.ravel()[i])!r} ms: rate must be < 1000 / tau_refrac "
+                    f"(= {1000.0 / float(ref.ravel()[i])!r} Hz)"
+                )
+
+    @classmethod
+    def engine_source(cls, p, dt):
+        cls.check_values(p)
+        rate = np.asarray(p["rate"], float)
+        dead = _steps(np.asarray(p["tau_refrac"], float), dt)
+        with np.errstate(divide="ignore"):
+            free = np.where(rate > 0, 1000.0 / np.where(rate > 0, rate, 1.0), np.inf) - dead * dt
+        bad = free < dt * (1 - 1e-12)
+        if bad.any():
+            i = np.flatnonzero(bad)[0]
+            raise errors.InvalidParameterValueError(
+                f"rate = {float(rate[i])!r} Hz is not allowed with tau_refrac = "
+                f"{float(np.asarray(p['tau_refrac'], float)[i])!r} ms at dt = {dt!r} ms: "
+                f"1000 / rate must be >= (round(tau_refrac / dt) + 1) dt = "
+                f"{(int(dead[i]) + 1) * dt!r} ms"
+            )
+        return np.zeros(rate.shape), np.ones(rate.shape, np.int32), dead, \
+            np.minimum(dt / free, 1.0)
+
+
+RANDOM_SOURCES = (SpikeSourcePoisson, SpikeSourceGamma, SpikeSourcePoissonRefractory)
+
+
+def is_random_source(celltype):
+    return isinstance(celltype, RANDOM_SOURCES)
 
 
 _ORDER = {"<": np.less, ">=": np.greater_equal}
@@ -450,6 +590,9 @@ def check_parameters(celltype, values: dict):
         if name == "spike_times":
             check_spike_times(value)
     check_relations(celltype, values)
+    check_values = getattr(celltype, "check_values", None)  # rules over several values
+    if check_values is not None:
+        check_values(values)
 
 
 def check_relations(celltype, values: dict):
@@ -480,13 +623,14 @@ def check_spike_times(sequences):
         if times.size == 0:
             continue
         if not np.isfinite(times).all() or (times < 0).any():
-            bad = times[~(np.isfinite(times) & (times >= 0))][0]
+            bad = float(times[~(np.isfinite(times) & (times >= 0))][0])
             raise errors.InvalidParameterValueError(
                 f"spike_times of cell {i} contains {bad!r}: spike times must be finite and >= 0 ms"
             )
         if (np.diff(times) < 0).any():
             j = int(np.flatnonzero(np.diff(times) < 0)[0])
             raise errors.InvalidParameterValueError(
-                f"spike_times of cell {i} are not sorted ({times[j]!r} before {times[j + 1]!r}): "
+                f"spike_times of cell {i} are not sorted ({float(times[j])!r} before "
+                f"{float(times[j + 1])!r}): "
                 "spike times must be in increasing order"
             )
