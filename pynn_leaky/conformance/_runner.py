@@ -86,15 +86,16 @@ def run_suite(name, root, log, extra_args=(), timeout=None):
     """Run one suite in an empty working directory; return {node id: outcome}."""
     paths, aliases, one_per_scenario = SUITES[name]
     testdir = os.path.join(root, "test")
-    with tempfile.TemporaryDirectory(prefix=f"pynn-leaky-{name}-") as workdir:
-        report = os.path.join(workdir, "..", f"{os.path.basename(workdir)}.json")
-        ini = os.path.join(workdir, "..", f"{os.path.basename(workdir)}.ini")
+    with tempfile.TemporaryDirectory(prefix=f"pynn-leaky-{name}-") as tmp:
+        workdir = os.path.join(tmp, "cwd")  # the tests' working directory, empty
+        os.mkdir(workdir)
+        report = os.path.join(tmp, "report.json")
+        ini = os.path.join(tmp, "pytest.ini")
         with open(ini, "w") as f:  # PyNN's tests under pytest's defaults, not ours
             f.write("[pytest]\n")
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-p", "pynn_leaky.conformance.plugin", "-c", os.path.abspath(ini),
-               "--rootdir", testdir, f"--pynn-leaky-report={os.path.abspath(report)}",
-               "--tb=short", "--continue-on-collection-errors"]
+               "-p", "pynn_leaky.conformance.plugin", "-c", ini, "--rootdir", testdir,
+               f"--pynn-leaky-report={report}", "--tb=short", "--continue-on-collection-errors"]
         if aliases:
             cmd.append(f"--pynn-leaky-alias={','.join(aliases)}")
         if one_per_scenario:
@@ -104,19 +105,16 @@ def run_suite(name, root, log, extra_args=(), timeout=None):
         try:
             result = subprocess.run(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
                                     env=env, timeout=timeout)
-            # 0: all passed, 1: some failed; anything else: the suite did not run
-            if result.returncode not in (0, 1):
-                raise RunnerError(f"suite {name}: pytest exited with status {result.returncode}")
-            with open(report) as f:
-                data = json.load(f)
         except subprocess.TimeoutExpired as err:
             raise RunnerError(f"suite {name} took longer than {timeout} s") from err
+        # 0: all passed, 1: some failed; anything else: the suite did not run
+        if result.returncode not in (0, 1):
+            raise RunnerError(f"suite {name}: pytest exited with status {result.returncode}")
+        try:
+            with open(report) as f:
+                data = json.load(f)
         except FileNotFoundError as err:
             raise RunnerError(f"suite {name}: pytest wrote no report (crashed?)") from err
-        finally:
-            for path in (report, ini):
-                if os.path.exists(path):
-                    os.unlink(path)
     return data["tests"]
 
 
@@ -156,7 +154,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     suites = args.suite or list(SUITES)
 
-    log = open(args.log, "w") if args.log else tempfile.TemporaryFile("w+")  # noqa: SIM115
+    log = open(args.log, "w") if args.log else tempfile.TemporaryFile("w+")
     results, summary = {}, {"pynn_version": PYNN_VERSION, "suites": {}}
     try:
         root = fetch_tests(args.cache)
