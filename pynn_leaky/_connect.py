@@ -36,6 +36,18 @@ def _values(projection, n):
     return out
 
 
+def _without_self_connections(connector, projection, pre, post):
+    """Drop the pairs that join a cell to itself (same ID), as PyNN's map connectors do
+    with ``allow_self_connections=False``; None where the generic code must decide."""
+    allow = connector.allow_self_connections
+    if allow is True:
+        return pre, post
+    if allow is not False:  # "NoMutual"
+        return None
+    keep = projection.pre.all_cells[pre] != projection.post.all_cells[post]
+    return pre[keep], post[keep]
+
+
 def _add(projection, pre, post):
     values = _values(projection, pre.size)
     if values is None:
@@ -47,7 +59,8 @@ def _add(projection, pre, post):
 def _all_to_all(connector, projection):
     n_pre, n_post = projection.pre.size, projection.post.size
     post, pre = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_pre)
-    return _add(projection, pre, post)
+    pairs = _without_self_connections(connector, projection, pre, post)
+    return pairs is not None and _add(projection, *pairs)
 
 
 def _one_to_one(connector, projection):
@@ -79,13 +92,16 @@ def _fixed_probability(connector, projection):
             position = int(cand[-1])
         flat = np.concatenate(parts)
     post, pre = np.divmod(flat, n_pre)  # ordered by target, as PyNN's connectors
-    return _add(projection, pre, post)
+    pairs = _without_self_connections(connector, projection, pre, post)
+    return pairs is not None and _add(projection, *pairs)
 
 
 def _fixed_number_pre(connector, projection):
     rs = _numpy_state(connector)
     if rs is None or not isinstance(connector.n, (int, np.integer)):
         return False
+    if connector.allow_self_connections is not True:
+        return False  # PyNN's draw excludes the cell itself; left to the generic code
     n, n_pre, n_post = int(connector.n), projection.pre.size, projection.post.size
     if n < 0:
         return False

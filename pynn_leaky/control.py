@@ -9,6 +9,11 @@ from . import simulator
 
 PRECISIONS = ("float64", "float32")
 
+MISSPELLED = {"dt": "timestep", "time_step": "timestep", "mindelay": "min_delay",
+              "maxdelay": "max_delay"}
+"""Likely misspellings of setup()'s own arguments, refused (as PyNN does) rather than
+ignored with the options of other backends."""
+
 
 def _positive(name, value):
     try:
@@ -48,8 +53,14 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     extra_params
         ``stdp_history`` (int, default 64): postsynaptic spikes kept per cell for STDP
         (a run stops with an error if a synapse needed an older one). Options of other
-        backends (e.g. ``threads``) are accepted and ignored.
+        backends (e.g. ``threads``) are accepted and ignored; the common misspellings
+        ``dt``, ``time_step``, ``mindelay``, ``maxdelay`` raise TypeError.
     """
+    for wrong, right in MISSPELLED.items():
+        if wrong in extra_params:
+            raise TypeError(
+                f"setup() got an unexpected keyword argument {wrong!r}: did you mean {right!r}?"
+            )
     _positive("timestep", timestep)
     for name, value in (("min_delay", min_delay), ("max_delay", max_delay)):
         if value != "auto":
@@ -119,6 +130,9 @@ def _devices(devices):
 def end(compatible_output=True):
     """Write the data requested with record(..., to_file=...) and forget the network.
 
+    Data recorded so far stay readable with ``get_data()`` (in the segment that end()
+    closed), as do recorded currents of current sources.
+
     Each file is written atomically. If a write fails, the error propagates and the
     network and its recorded data are kept: get_data()/write_data() still work, and
     end() again retries the writes not yet done.
@@ -129,6 +143,11 @@ def end(compatible_output=True):
         population.write_data(filename, variables)
         state.write_on_end.pop(0)
     state.write_on_end = []
+    if state.running:
+        # The current segment ends here; the recorded data stay readable (get_data) after
+        # end(), as on PyNN's other backends.
+        for recorder in state.recorders:
+            recorder.store_to_cache()
     state.clear()
     state.initialized = False
 

@@ -46,6 +46,19 @@ def _check_initial(cells, initial_values):
             )
 
 
+def _evaluate(parameter_space):
+    """Evaluate new parameter values; a value that is not a number, array, sequence,
+    distribution or function raises InvalidParameterValueError naming it."""
+    try:
+        parameter_space.evaluate(simplify=False)
+    except (ValueError, TypeError) as err:
+        given = {name: value.base_value for name, value in parameter_space._parameters.items()}
+        raise errors.InvalidParameterValueError(
+            f"cannot set {given!r}: {err}. Give numbers, arrays, sequences, random "
+            "distributions or functions of the cell index"
+        ) from None
+
+
 def _native_names(celltype, names):
     unknown = [n for n in names if n not in celltype.get_parameter_names()]
     if unknown:
@@ -78,7 +91,7 @@ class PopulationView(common.PopulationView):
         return ParameterSpace(values, shape=(self.size,))
 
     def _set_parameters(self, parameter_space):
-        parameter_space.evaluate(simplify=False)
+        _evaluate(parameter_space)
         new = {name: value for name, value in parameter_space.items()}
         check_parameters(self.celltype, new)
         for name, value in new.items():
@@ -167,7 +180,7 @@ class Population(common.Population):
         )
 
     def _set_parameters(self, parameter_space):
-        parameter_space.evaluate(simplify=False)
+        _evaluate(parameter_space)
         new = {name: value for name, value in parameter_space.items()}
         check_parameters(self.celltype, new)
         self._parameters.update(new)

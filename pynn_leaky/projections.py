@@ -38,7 +38,7 @@ class Connection(common.Connection):
         self.projection._set_values("weight", np.array([self.index]), np.array([w], float))
 
     def _get_delay(self):
-        return float(self.projection._delay_steps[self.index] * simulator.state.dt)
+        return float(steps_to_delays(self.projection._delay_steps[self.index]))
 
     def _set_delay(self, d):
         self.projection._set_values("delay", np.array([self.index]), np.array([d], float))
@@ -229,7 +229,7 @@ class Projection(common.Projection):
         if name == "postsynaptic_index":
             return self._post
         if name == "delay":
-            return self._delay_steps * simulator.state.dt
+            return steps_to_delays(self._delay_steps)
         if name == "weight" or name in self._extra_names:
             return self._current(name)
         if name == "dendritic_delay_fraction" and self._kind == "stdp":
@@ -304,6 +304,12 @@ def _populations(cell_set):
     if isinstance(cell_set, common.PopulationView):
         return [cell_set.grandparent]
     return [cell_set]
+
+
+def steps_to_delays(steps):
+    """Delays in whole steps to ms, as the decimal the user would write (82 steps of 0.1 ms
+    are 8.2 ms, not 8.200000000000001): rounded to 1e-12 ms, far below any time step."""
+    return np.round(np.asarray(steps) * simulator.state.dt, 12)
 
 
 def delays_to_steps(delay):

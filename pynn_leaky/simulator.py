@@ -47,6 +47,10 @@ class State(common.control.BaseState):
     # -- registry --------------------------------------------------------------------
     def clear(self):
         """Forget the whole network (setup() and end())."""
+        for source in getattr(self, "current_sources", []):
+            if source.recording:
+                # as on the other backends, a recorded current stays readable after end()
+                source.__dict__["_final_trace"] = self.current_source_trace(source)
         self.populations = []
         self.projections = []
         self.current_sources = []

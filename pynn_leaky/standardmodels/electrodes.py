@@ -42,7 +42,9 @@ class _CurrentSource(StandardCurrentSource):
         simulator.state.mark_changed()
 
     def get_native_parameters(self):
-        return ParameterSpace(dict(self._native), shape=(1,))
+        # No shape: a source is one object, and array parameters (StepCurrentSource's
+        # times and amplitudes) are read back as whole arrays.
+        return ParameterSpace(dict(self._native))
 
     def _validate(self, p):
         for name, value in p.items():
@@ -72,7 +74,10 @@ class _CurrentSource(StandardCurrentSource):
         simulator.state.mark_changed()
 
     def _get_data(self):
-        return simulator.state.current_source_trace(self)
+        if self in simulator.state.current_sources:
+            return simulator.state.current_source_trace(self)
+        # end() or setup() since the run: the trace kept when the network was dropped
+        return self.__dict__.get("_final_trace", (np.zeros(0), np.zeros(0)))
 
     # -- engine description ------------------------------------------------------------
     def steps(self, dt):
@@ -118,6 +123,19 @@ class StepCurrentSource(_CurrentSource, electrodes.StepCurrentSource):
                 f"StepCurrentSource times {times.tolist()!r} are not allowed: times must be "
                 ">= 0 and strictly increasing"
             )
+
+    def set_native_parameters(self, parameters):
+        """Times are rounded to the time step when set, as the engine applies them; of
+        two changes that round to one step the later amplitude wins (so what is read back
+        is what is simulated)."""
+        super().set_native_parameters(parameters)
+        if "times" in self._native:
+            dt = simulator.state.dt
+            times = np.atleast_1d(self._native["times"]).astype(float)
+            amps = np.atleast_1d(self._native["amplitudes"]).astype(float)
+            steps = np.rint(times / dt).astype(np.int64)
+            keep = np.append(steps[1:] != steps[:-1], True)
+            self._native.update(times=steps[keep] * dt, amplitudes=amps[keep])
 
     def steps(self, dt):
         times = np.atleast_1d(self._native["times"])
