@@ -382,10 +382,17 @@ class Network:
         self.plastic_pos[order] = np.arange(n)
         counts = np.bincount(pre, minlength=self.n_spiking)
         kinds = tuple(sorted(set(kind.tolist())))
+        # STDP synapses by postsynaptic cell (table positions), for the spilled history
+        table_kind, table_post = kind[order], target[order] % max(self.n_cells, 1)
+        stdp_pos = np.flatnonzero(table_kind == ep.STDP)
+        by_post = np.argsort(table_post[stdp_pos], kind="stable")
+        fanin = np.bincount(table_post[stdp_pos], minlength=self.n_cells)
         self.plastic_layout = ep.PlasticLayout(
             n_pre=self.n_spiking, n_cells=self.n_cells, n_target=2 * self.n_cells,
             n_syn=int(n), max_fanout=int(counts.max(initial=0)), kinds=kinds,
-            history=int(state.stdp_history) if ep.STDP in kinds else 0,
+            history=max(int(state.stdp_history), self.syn_layout.ring)
+            if ep.STDP in kinds else 0,
+            max_fanin=int(fanin.max(initial=0)),
         )
         f = lambda a: jnp.asarray(a[order], self.dtype)  # noqa: E731
         self.plastic_table = ep.PlasticTable(
@@ -396,6 +403,8 @@ class Network:
             sign=f(sign),
             **{k: f(v) for k, v in cols.items()},
             tau_minus=jnp.asarray(np.nan_to_num(tau_minus, nan=20.0), self.dtype),
+            post_ptr=jnp.asarray(np.concatenate([[0], np.cumsum(fanin)]), jnp.int32),
+            post_syn=jnp.asarray(stdp_pos[by_post], jnp.int32),
         )
 
     _PLASTIC_VARIABLES = ("weight", "u", "x", "y", "kplus", "last")
@@ -542,7 +551,7 @@ class Network:
                 values[v][self.cell_offset[id(p)]:self.cell_offset[id(p)] + p.size] = arr
             p._pending_state = {}
         plastic = None if st.plastic is None else {
-            f: np.asarray(v) for f, v in st.plastic._asdict().items() if f != "overflow"}
+            f: np.asarray(v) for f, v in st.plastic._asdict().items()}
         return self._state_from_arrays(values, np.asarray(st.ring), np.asarray(st.pending),
                                        np.asarray(st.source_phase), plastic)
 
@@ -572,7 +581,6 @@ class Network:
                                                jnp.int32(k0), jnp.int32(n))
             outs = jax.device_get(outs)
             bad = int(new_state.first_bad)
-            lost = -1 if new_state.plastic is None else int(new_state.plastic.overflow)
             # Commit the chunk only once it has completed (interrupts leave a consistent state).
             self._dispatch(outs, k0, n, state)
             state.engine_state = new_state
@@ -581,13 +589,6 @@ class Network:
             progress.update(done)
             if bad >= 0:
                 self._raise_non_finite(new_state, bad, state.dt)
-            if lost >= 0:
-                raise RuntimeError(
-                    f"STDP at t = {lost * state.dt:g} ms: a postsynaptic cell fired more than "
-                    f"stdp_history = {self.plastic_layout.history} times between two "
-                    "presynaptic spikes of one of its plastic synapses, so the weight update "
-                    "would miss pairs. Data recorded so far is kept; setup(stdp_history=N) "
-                    "with a larger N and run again")
 
     def _dispatch(self, outs, k0, n, state, sources=True):
         steps = k0 + 1 + np.arange(n)

@@ -52,7 +52,8 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         first N devices of JAX's default platform. None: one (the default) device.
     extra_params
         ``stdp_history`` (int, default 64): postsynaptic spikes kept per cell for STDP
-        (a run stops with an error if a synapse needed an older one). Options of other
+        pairing (at least the delay ring's length is kept; older ones are applied to the
+        synapses that still need them when dropped, see README). Options of other
         backends (e.g. ``threads``) are accepted and ignored; the common misspellings
         ``dt``, ``time_step``, ``mindelay``, ``maxdelay`` raise TypeError.
     """

@@ -263,13 +263,20 @@ class Projection(common.Projection):
 
     def _set_attributes(self, parameter_space):
         self._flush()
+        lazy = dict(parameter_space.items())
         parameter_space.evaluate(mask=(self._pre, self._post))
         for name, value in parameter_space.items():
             if name not in ("weight", "delay", *self._extra_names):
                 raise errors.NonExistentParameterError(
                     name, type(self.synapse_type).__name__,
                     ["weight", "delay", *self._extra_names])
-            value = np.broadcast_to(np.asarray(value, float), self._pre.shape)
+            value = np.asarray(value, float)
+            if value.ndim > 1 or value.size not in (1, self._pre.size):
+                # functions of distance/indices evaluate on the index arrays' outer product:
+                # evaluate the (pre, post) matrix once and pick the connections
+                value = np.asarray(lazy[name].evaluate(simplify=False), float)[
+                    self._pre, self._post]
+            value = np.broadcast_to(value, self._pre.shape)
             self._set_values(name, np.arange(self._pre.size), value)
 
     def _set_values(self, name, index, value):

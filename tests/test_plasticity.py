@@ -285,18 +285,38 @@ def test_tau_minus_clash_and_tau_rec_equal_tau_syn_are_refused():
     sim.end()
 
 
-def test_history_overflow_stops_with_a_clear_error_and_keeps_data():
-    sim.setup(timestep=DT, stdp_history=2)
-    pre = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0, 95.0]))
-    cell = sim.Population(1, sim.IF_curr_exp(i_offset=2.0, tau_refrac=2.0))
-    sim.Projection(pre, cell, sim.OneToOneConnector(), sim.STDPMechanism(
-        timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),
-        weight=0.1))
-    cell.record("spikes")
-    with pytest.raises(RuntimeError, match="stdp_history = 2"):
-        sim.run(100.0)
-    assert len(cell.get_data().segments[0].spiketrains[0]) > 2
-    sim.end()
+@pytest.mark.parametrize("rule", ["additive", "gutig"])
+def test_short_history_gives_the_same_weights(rule):
+    """A cell firing far more often than its presynaptic partners overflows a short
+    history; the dropped spikes are applied when dropped, so the weights at every
+    presynaptic spike (and all that follows) equal those of a long history."""
+    results = []
+    for history in (1, 1000):  # 1: the minimum, the delay ring's length (11 steps)
+        sim.setup(timestep=DT, stdp_history=history)
+        pre = sim.Population(3, sim.SpikeSourceArray(
+            spike_times=[[10.0, 500.0, 990.0], [200.0, 990.0], [700.0, 990.0]]))
+        cell = sim.Population(2, sim.IF_curr_exp(i_offset=[1.5, 2.5], tau_refrac=2.0))
+        wd = (sim.AdditiveWeightDependence(w_max=1.0) if rule == "additive"
+              else sim.GutigWeightDependence(w_max=1.0, mu_plus=0.3, mu_minus=0.8))
+        prj = sim.Projection(pre, cell, sim.AllToAllConnector(), sim.STDPMechanism(
+            timing_dependence=sim.SpikePairRule(tau_plus=100.0, A_plus=0.01, A_minus=0.012),
+            weight_dependence=wd, weight=0.3, delay=1.0))
+        cell.record(["spikes", "v"])
+        sim.run(995.0)
+        seg = cell.get_data().segments[0]
+        results.append((_weights(prj), np.asarray(seg.filter(name="v")[0]),
+                        [np.asarray(t) for t in seg.spiketrains]))
+        sim.end()
+    (w_short, v_short, s_short), (w_long, v_long, s_long) = results
+    assert min(len(t) for t in s_long) > 60  # >> 11 postsynaptic spikes between pre spikes
+    np.testing.assert_allclose(w_short, w_long, rtol=0, atol=1e-13)
+    assert np.abs(w_long - 0.3).max() > 1e-2
+    np.testing.assert_allclose(v_short, v_long, rtol=0, atol=1e-12)
+    for a, b in zip(s_short, s_long):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stdp_history_must_be_a_positive_integer():
     with pytest.raises(errors.InvalidParameterValueError, match="stdp_history = 0"):
         sim.setup(stdp_history=0)
 

@@ -21,7 +21,12 @@ Kinds (``PlasticTable.kind``):
   ``n += A_plus (1 - n)**mu_plus K`` clipped at 1, ``n -= A_minus n**mu_minus K`` clipped
   at 0 (NEST's formulas for ``w_min = 0``, with its ``lambda = A_plus``,
   ``alpha = A_minus / A_plus``). The postsynaptic side keeps, per cell, the last
-  ``history`` spike steps and the trace value after each.
+  ``history`` (>= the delay ring length) spike steps and the trace value after each.
+  When a cell spikes with its history full, the entry it drops is first applied, as
+  potentiation, to each incoming synapse that has not seen it yet (in NEST it would wait
+  for the synapse's next presynaptic spike): the weights at every presynaptic spike,
+  hence the dynamics, are the same, with memory bounded by ``history``; only a weight
+  read between two presynaptic spikes of such a synapse already includes it.
 * ``STOCHASTIC`` — each spike is transmitted with probability ``p`` (NEST's
   ``bernoulli_synapse``; a count of c simultaneous spikes transmits Binomial(c, p)).
 
@@ -51,6 +56,7 @@ class PlasticLayout(NamedTuple):
     max_fanout: int
     kinds: tuple  # the kinds present, e.g. (STDP,)
     history: int  # postsynaptic spikes kept per cell (0 without STDP)
+    max_fanin: int = 0  # most STDP synapses onto one cell
 
 
 class PlasticTable(NamedTuple):
@@ -74,6 +80,8 @@ class PlasticTable(NamedTuple):
     w_max: jax.Array
     p: jax.Array
     tau_minus: jax.Array  # (n_cells,) ms, per postsynaptic cell (as in NEST)
+    post_ptr: jax.Array  # (n_cells + 1,) int32: STDP synapses onto cell c are
+    post_syn: jax.Array  # post_syn[post_ptr[c]:post_ptr[c + 1]] (table positions)
 
 
 class PlasticState(NamedTuple):
@@ -86,7 +94,6 @@ class PlasticState(NamedTuple):
     hist_step: jax.Array  # (n_cells, H) int32 postsynaptic spike steps, ring order
     hist_k: jax.Array  # (n_cells, H) postsynaptic trace just after each of them
     n_post: jax.Array  # (n_cells,) int32 postsynaptic spikes so far
-    overflow: jax.Array  # () int32 first step where a needed history entry was lost, -1
 
 
 def init_state(layout: PlasticLayout, weight, dtype, u=None, x=None, y=None, kplus=None,
@@ -104,7 +111,6 @@ def init_state(layout: PlasticLayout, weight, dtype, u=None, x=None, y=None, kpl
         hist_step=arr(hist_step, (layout.n_cells, h), jnp.int32, 0),
         hist_k=arr(hist_k, (layout.n_cells, h), dtype, 0.0),
         n_post=arr(n_post, (layout.n_cells,), jnp.int32, 0),
-        overflow=jnp.asarray(-1, jnp.int32),
     )
 
 
@@ -125,17 +131,25 @@ def _tsodyks(t, st, syn, h):
     return u, x - released, y + released, released
 
 
+def _normalised(t, st, syn):
+    lo, span = t.w_min[syn], t.w_max[syn] - t.w_min[syn]
+    span = jnp.where(span == 0.0, 1.0, span)
+    return (t.sign[syn] * st.weight[syn] - lo) / span, lo, span
+
+
+def _potentiate(t, st, syn, norm, s, apply, dt):
+    """Potentiation of the synapses ``syn`` by a postsynaptic spike at step ``s``, seen at
+    s + d, with the presynaptic trace decayed from the last presynaptic spike."""
+    kp = st.kplus[syn] * jnp.exp((st.last[syn] - (s + t.delay[syn])) * dt / t.tau_plus[syn])
+    up = norm + t.A_plus[syn] * jnp.power(jnp.maximum(1.0 - norm, 0.0), t.mu_plus[syn]) * kp
+    return jnp.where(apply, jnp.minimum(up, 1.0), norm)
+
+
 def _stdp(t, st, syn, post, k, dt, layout):
-    """New weight magnitude normalised to [0, 1] (before the spike's own trace update)."""
+    """The weight of a presynaptic spike at step k, and the new presynaptic trace."""
     d = t.delay[syn]
     last = st.last[syn]
-    lo, hi = t.w_min[syn], t.w_max[syn]
-    span = hi - lo
-    norm = (t.sign[syn] * st.weight[syn] - lo) / jnp.where(span == 0.0, 1.0, span)
-    a_plus, a_minus = t.A_plus[syn], t.A_minus[syn]
-    mu_p, mu_m = t.mu_plus[syn], t.mu_minus[syn]
-    kplus, tau_plus = st.kplus[syn], t.tau_plus[syn]
-    tau_minus = t.tau_minus[post]
+    norm, lo, span = _normalised(t, st, syn)
     H = layout.history
     n = st.n_post[post]
     steps, traces = st.hist_step[post], st.hist_k[post]  # (..., H)
@@ -144,7 +158,6 @@ def _stdp(t, st, syn, post, k, dt, layout):
     # loop runs (postsynaptic spikes per presynaptic interval) turns, not H.
     n_win = jnp.sum(kept & (steps > (last - d)[..., None]), axis=-1)
     n_late = jnp.sum(kept & (steps >= (k - d)[..., None]), axis=-1)
-    lost = (n > H) & (n_win >= H)  # older entries of the window were overwritten
     first = n - n_win
 
     def entry(i):
@@ -156,10 +169,7 @@ def _stdp(t, st, syn, post, k, dt, layout):
         i, norm = carry
         s, _ = entry(first + i)
         # postsynaptic spikes since the last presynaptic one (seen d later), up to t - d
-        pot = (i < n_win) & (s <= k - d)
-        kp = kplus * jnp.exp((last - (s + d)) * dt / tau_plus)
-        up = norm + a_plus * jnp.power(jnp.maximum(1.0 - norm, 0.0), mu_p) * kp
-        return i + 1, jnp.where(pot, jnp.minimum(up, 1.0), norm)
+        return i + 1, _potentiate(t, st, syn, norm, s, (i < n_win) & (s <= k - d), dt)
 
     _, norm = lax.while_loop(lambda c: c[0] < jnp.max(n_win, initial=0), potentiate,
                              (jnp.asarray(0, n.dtype), norm))
@@ -167,12 +177,12 @@ def _stdp(t, st, syn, post, k, dt, layout):
     newest = n - n_late - 1
     s, ks = entry(jnp.maximum(newest, 0))
     kd = jnp.where((newest >= 0) & (newest >= n - H),
-                   ks * jnp.exp((s - (k - d)) * dt / tau_minus), 0.0)
-    down = norm - a_minus * jnp.power(jnp.maximum(norm, 0.0), mu_m) * kd
+                   ks * jnp.exp((s - (k - d)) * dt / t.tau_minus[post]), 0.0)
+    down = norm - t.A_minus[syn] * jnp.power(jnp.maximum(norm, 0.0), t.mu_minus[syn]) * kd
     norm = jnp.maximum(down, 0.0)
     weight = t.sign[syn] * (lo + span * norm)
-    new_kplus = kplus * jnp.exp((last - k) * dt / tau_plus) + 1.0
-    return weight, new_kplus, lost
+    new_kplus = st.kplus[syn] * jnp.exp((last - k) * dt / t.tau_plus[syn]) + 1.0
+    return weight, new_kplus
 
 
 def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key,
@@ -202,12 +212,10 @@ def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key
             carried = jnp.where(is_tm, w * released * c, carried)
             for name, v in (("u", u), ("x", x), ("y", y)):
                 new[name] = (is_tm, v)
-        lost = jnp.zeros(syn.shape, bool)
         if STDP in kinds:
             post = table.target[syn] % layout.n_cells
-            w_new, kplus, lost = _stdp(table, st, syn, post, k, dt, layout)
+            w_new, kplus = _stdp(table, st, syn, post, k, dt, layout)
             is_stdp = kind == STDP
-            lost = lost & is_stdp & valid
             carried = jnp.where(is_stdp, w_new * c, carried)
             new["weight"] = (is_stdp, w_new)
             new["kplus"] = (is_stdp, kplus)
@@ -225,9 +233,7 @@ def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key
             updates[name] = jnp.where(mask, v, getattr(st, name)[syn])
         st = st._replace(
             **{name: getattr(st, name).at[idx.ravel()].set(v.ravel(), mode="drop")
-               for name, v in updates.items()},
-            overflow=jnp.where((st.overflow < 0) & jnp.any(lost), k, st.overflow),
-        )
+               for name, v in updates.items()})
         return buf, st
 
     return spiking_batches(counts, table.row_ptr, layout.n_pre, layout.max_fanout, batch,
@@ -237,19 +243,39 @@ def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key
 def record_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,
                 layout: PlasticLayout):
     """Append the postsynaptic spikes of step k1 (``spiked``, (n_cells,) bool) to the
-    history, with the trace after each: ``K = K_prev exp(-(k1 - s_prev) dt / tau_minus) + 1``."""
+    history, with the trace after each: ``K = K_prev exp(-(k1 - s_prev) dt / tau_minus) + 1``.
+
+    A cell whose history is full drops its oldest entry; its incoming STDP synapses that
+    have not paired with it yet are potentiated by it now (see the module docstring).
+    """
     if STDP not in layout.kinds:
         return state
     H = layout.history
     cells = jnp.arange(layout.n_cells)
     n = state.n_post
+    slot = n % H
+    dropped = state.hist_step[cells, slot]
+    spill = (spiked & (n >= H)).astype(jnp.int32)
+    n_syn = layout.n_syn
+
+    def apply_dropped(st, cell, cnt, valid, lane):
+        syn = table.post_syn[lane]
+        s = dropped[cell][:, None]
+        norm, lo, span = _normalised(table, st, syn)
+        need = valid & (s > st.last[syn] - table.delay[syn])
+        norm = _potentiate(table, st, syn, norm, s, need, dt)
+        w = table.sign[syn] * (lo + span * norm)
+        idx = jnp.where(need, syn, n_syn)
+        return st._replace(weight=st.weight.at[idx.ravel()].set(w.ravel(), mode="drop"))
+
+    if layout.max_fanin > 0:
+        state = spiking_batches(spill, table.post_ptr, layout.n_cells, layout.max_fanin,
+                                apply_dropped, state)
     prev = (n - 1) % H
     prev_k = jnp.where(n > 0, state.hist_k[cells, prev], 0.0)
     prev_s = state.hist_step[cells, prev]
     k_new = prev_k * jnp.exp((prev_s - k1) * dt / table.tau_minus) + 1.0
-    slot = n % H
-    hist_step = state.hist_step.at[cells, slot].set(
-        jnp.where(spiked, k1, state.hist_step[cells, slot]))
+    hist_step = state.hist_step.at[cells, slot].set(jnp.where(spiked, k1, dropped))
     hist_k = state.hist_k.at[cells, slot].set(jnp.where(spiked, k_new, state.hist_k[cells, slot]))
     return state._replace(hist_step=hist_step, hist_k=hist_k,
                           n_post=n + spiked.astype(jnp.int32))
