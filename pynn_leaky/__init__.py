@@ -40,6 +40,7 @@ from .peers import register_celltypes  # noqa: E402,F401
 from .populations import Assembly, Population, PopulationView  # noqa: E402,F401
 from .procedural_api import connect, create, record, record_v  # noqa: E402,F401
 from .projections import Projection  # noqa: E402,F401
+from .random import NativeRNG  # noqa: E402,F401
 from .simulator import NumericalError  # noqa: E402,F401
 from .standardmodels import *  # noqa: E402,F401,F403
 

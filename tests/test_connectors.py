@@ -117,3 +117,23 @@ def test_small_world_is_not_implemented_by_pynn_itself():
     with pytest.raises(NotImplementedError):
         sim.Projection(pre, post, connectors.SmallWorldConnector(1.5, 0.2, rng=NumpyRNG(5)))
     sim.end()
+
+
+def test_native_rng_is_reproducible_and_seeded_from_setup():
+    import pynn_leaky as sim
+
+    def weights(rng):
+        sim.setup(timestep=0.1, rng_seed=7)
+        a, b = sim.Population(20, sim.SpikeSourcePoisson()), sim.Population(20, sim.IF_curr_exp())
+        prj = sim.Projection(a, b, sim.FixedProbabilityConnector(0.3, rng=rng()),
+                             sim.StaticSynapse(weight=sim.RandomDistribution(
+                                 "uniform", (0.1, 0.2), rng=rng())))
+        out = np.array(prj.get("weight", format="list"))
+        sim.end()
+        return out
+
+    first, again = weights(lambda: sim.NativeRNG()), weights(lambda: sim.NativeRNG())
+    np.testing.assert_array_equal(first, again)
+    assert 0.1 <= first[:, 2].min() and first[:, 2].max() <= 0.2
+    other = weights(lambda: sim.NativeRNG(seed=8))
+    assert first.shape != other.shape or not np.array_equal(first, other)

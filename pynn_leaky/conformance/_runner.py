@@ -37,6 +37,7 @@ SUITES = {
     "scenarios": (("system/scenarios",), ("nest", "neuron", "brian2", "arbor"), True),
     "unit": (tuple(f"unittests/{name}" for name in UNIT_TESTS), ("mock",), False),
     "unit-mock": (tuple(f"unittests/{name}" for name in UNIT_TESTS), (), False),
+    "examples": None,  # PyNN's examples/*.py through ``python -m pynn_leaky run``
 }
 """unit-mock is the reference: the same unit tests on PyNN's own pyNN.mock."""
 
@@ -52,12 +53,13 @@ def default_cache():
 
 
 def fetch_tests(cache, version=PYNN_VERSION):
-    """PyNN's ``test/`` folder from its source distribution, downloaded once into `cache`.
+    """PyNN's ``test/`` and ``examples/`` folders from its source distribution, downloaded
+    once into `cache`.
 
-    Returns the folder that holds ``test/``. Only ``test/`` is unpacked.
+    Returns the folder that holds them. Only these two folders are unpacked.
     """
     root = os.path.join(cache, f"pynn-{version}")
-    done = os.path.join(root, ".complete")
+    done = os.path.join(root, ".complete-test-examples")
     if os.path.exists(done):
         return root
     os.makedirs(cache, exist_ok=True)
@@ -72,14 +74,44 @@ def fetch_tests(cache, version=PYNN_VERSION):
         unpacked = os.path.join(tmp, "unpacked")
         with tarfile.open(os.path.join(tmp, archives[0])) as tar:
             members = [m for m in tar.getmembers()
-                       if m.name.split("/")[1:2] == ["test"] and (m.isfile() or m.isdir())]
+                       if m.name.split("/")[1:2] in (["test"], ["examples"])
+                       and (m.isfile() or m.isdir())]
             tar.extractall(unpacked, members=members, filter="data")
         (top,) = os.listdir(unpacked)
         shutil.rmtree(root, ignore_errors=True)
         shutil.move(os.path.join(unpacked, top), root)
     with open(done, "w") as f:
-        f.write(f"PyNN {version} test/ from its source distribution\n")
+        f.write(f"PyNN {version} test/ and examples/ from its source distribution\n")
     return root
+
+
+EXAMPLE_ARGS = {"VAbenchmarks.py": ["CUBA"]}
+"""Extra command-line arguments of PyNN's examples (after the simulator's name)."""
+
+
+def run_examples(root, log, timeout=600):
+    """Run each of PyNN's example scripts with ``python -m pynn_leaky run SCRIPT leaky``,
+    from an empty working directory; return {script: {"outcome", "message"}}."""
+    folder = os.path.join(root, "examples")
+    results = {}
+    for script in sorted(f for f in os.listdir(folder) if f.endswith(".py")):
+        with tempfile.TemporaryDirectory(prefix="pynn-leaky-example-") as cwd:
+            os.mkdir(os.path.join(cwd, "Results"))  # where several examples write
+            cmd = [sys.executable, "-m", "pynn_leaky", "run", os.path.join(folder, script),
+                   "leaky", *EXAMPLE_ARGS.get(script, [])]
+            env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+            try:
+                res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env,
+                                     timeout=timeout)
+                ok, text = res.returncode == 0, res.stdout + res.stderr
+            except subprocess.TimeoutExpired:
+                ok, text = False, f"took longer than {timeout} s"
+        log.write(f"==== {script}\n{text}\n")
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        message = "" if ok else (lines[-1] if lines else "no output")
+        results[f"examples/{script}"] = {"outcome": "passed" if ok else "failed",
+                                         "message": message}
+    return results
 
 
 def run_suite(name, root, log, extra_args=(), timeout=None):
@@ -133,7 +165,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m pynn_leaky.conformance",
         description="Run PyNN 0.13's own tests (scenarios and the pyNN.mock unit tests) "
-                    "against pynn_leaky and count the outcomes.")
+                    "and example scripts against pynn_leaky and count the outcomes.")
     parser.add_argument("--cache", default=default_cache(),
                         help="where PyNN's tests are kept (default: ./.conformance or "
                              "$PYNN_LEAKY_CONFORMANCE_CACHE)")
@@ -160,7 +192,8 @@ def main(argv=None):
         root = fetch_tests(args.cache)
         for name in suites:
             t0 = time.perf_counter()
-            results[name] = run_suite(name, root, log, args.pytest_args, args.timeout)
+            results[name] = (run_examples(root, log) if name == "examples" else
+                             run_suite(name, root, log, args.pytest_args, args.timeout))
             seconds = time.perf_counter() - t0
             counts = count(results[name])
             summary["suites"][name] = {"counts": counts, "seconds": round(seconds, 1),
