@@ -34,13 +34,11 @@ network of independent populations). Tolerances, and why:
 """
 
 import importlib.util
-import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from _backend_run import run_script
 
 pytestmark = pytest.mark.nest
 if importlib.util.find_spec("nest") is None:  # pragma: no cover
@@ -66,14 +64,7 @@ TOLERANCE = {
 
 
 def _run(backend, tmp_path):
-    out = tmp_path / f"{backend}.npz"
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    res = subprocess.run(
-        [sys.executable, str(SCRIPT), backend, str(SEED), str(out), *TOLERANCE],
-        capture_output=True, text=True, timeout=600, env=env, cwd=SCRIPT.parent,
-    )
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return dict(np.load(out, allow_pickle=True))
+    return run_script(SCRIPT, backend, tmp_path, SEED, *TOLERANCE)
 
 
 @pytest.fixture(scope="module")

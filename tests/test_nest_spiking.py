@@ -1,13 +1,11 @@
 """IF_curr_exp networks on pynn_leaky against pyNN.nest: spike times equal on the grid."""
 
 import importlib.util
-import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from _backend_run import run_script
 
 pytestmark = pytest.mark.nest
 if importlib.util.find_spec("nest") is None:  # pragma: no cover
@@ -17,13 +15,7 @@ SCRIPT = pathlib.Path(__file__).with_name("_spiking_script.py")
 
 
 def _run(backend, seed, tmp_path):
-    out = tmp_path / f"{backend}.npz"
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    res = subprocess.run([sys.executable, str(SCRIPT), backend, str(seed), str(out)],
-                         capture_output=True, text=True, timeout=300, env=env,
-                         cwd=SCRIPT.parent)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return np.load(out, allow_pickle=True)
+    return run_script(SCRIPT, backend, tmp_path, seed, timeout=300)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -103,24 +103,19 @@ def test_stdp_pair_update_follows_the_rule(rule):
     sim.end()
 
 
-def test_stdp_weights_are_clipped_to_the_bounds():
+@pytest.mark.parametrize("a_plus,a_minus,pre_times,bound", [
+    (5.0, 0.0, [10.0, 60.0], 0.9),  # potentiation stops at w_max
+    (0.0, 5.0, [30.0, 60.0], 0.2),  # depression stops at w_min
+])
+def test_stdp_weights_are_clipped_to_the_bounds(a_plus, a_minus, pre_times, bound):
     sim.setup(timestep=DT)
     stdp = sim.STDPMechanism(
-        timing_dependence=sim.SpikePairRule(A_plus=5.0, A_minus=0.0),
+        timing_dependence=sim.SpikePairRule(A_plus=a_plus, A_minus=a_minus),
         weight_dependence=sim.AdditiveWeightDependence(w_min=0.2, w_max=0.9),
         weight=0.5, delay=1.0)
-    prj, _ = _driven_post([10.0, 60.0], [20.0], stdp)
+    prj, _ = _driven_post(pre_times, [20.0], stdp)
     sim.run(100.0)
-    assert prj.get("weight", format="list")[0][2] == pytest.approx(0.9, abs=1e-12)
-    sim.end()
-    sim.setup(timestep=DT)
-    stdp = sim.STDPMechanism(
-        timing_dependence=sim.SpikePairRule(A_plus=0.0, A_minus=5.0),
-        weight_dependence=sim.AdditiveWeightDependence(w_min=0.2, w_max=0.9),
-        weight=0.5, delay=1.0)
-    prj, _ = _driven_post([30.0, 60.0], [20.0], stdp)
-    sim.run(100.0)
-    assert prj.get("weight", format="list")[0][2] == pytest.approx(0.2, abs=1e-12)
+    assert prj.get("weight", format="list")[0][2] == pytest.approx(bound, abs=1e-12)
     sim.end()
 
 
