@@ -339,3 +339,24 @@ def test_gradients_refuse_plastic_networks():
     with pytest.raises(NotImplementedError, match="plastic synapses"):
         sim.differentiable(10.0)
     sim.end()
+
+
+def test_inhibitory_current_stdp_works_on_magnitudes():
+    """Weights of inhibitory current synapses are <= 0; STDP bounds and steps apply to
+    their magnitude, so potentiation makes them more negative."""
+    sim.setup(timestep=DT)
+    stdp = sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=16.0, A_plus=0.1, A_minus=0.0),
+        weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=1.0),
+        weight=-0.5, delay=1.0)
+    pre = sim.Population(1, sim.SpikeSourceArray(spike_times=[10.0, 60.0]))
+    drive = sim.Population(1, sim.SpikeSourceArray(spike_times=[20.0]))
+    cell = sim.Population(1, sim.IF_curr_exp(tau_refrac=2.0, tau_syn_E=0.5))
+    sim.Projection(drive, cell, sim.OneToOneConnector(), sim.StaticSynapse(weight=40.0, delay=0.1))
+    prj = sim.Projection(pre, cell, sim.OneToOneConnector(), stdp, receptor_type="inhibitory")
+    cell.record("spikes")
+    sim.run(100.0)
+    (s,) = np.asarray(cell.get_data().segments[0].spiketrains[0].magnitude)
+    expected = -(0.5 + 0.1 * np.exp(-(s + 1.0 - 10.0) / 16.0))
+    assert prj.get("weight", format="list")[0][2] == pytest.approx(expected, rel=1e-12)
+    sim.end()
