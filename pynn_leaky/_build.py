@@ -93,6 +93,9 @@ class Network:
         self.cell_offset = self._offsets(self.neurons)
         self.spike_offset = self._offsets(self.spikers)
         self.n_cells = sum(p.size for p in self.neurons)
+        # ring-buffer rows: excitatory and inhibitory, or a PointNeuron's R synapse types
+        self.n_rows = max([2] + [len(p.celltype.receptor_types) for p in self.neurons
+                                 if getattr(p.celltype, "multisynapse", False)])
         self.n_array = sum(p.size for p in self.arrays)
         self.n_spiking = sum(p.size for p in self.spikers)
         self.groups = [
@@ -298,7 +301,7 @@ class Network:
         ring = max(max_delay, 1) + 1
         self.syn_layout = esyn.SynapseLayout(
             n_pre=self.n_spiking,
-            n_target=2 * self.n_cells,
+            n_target=self.n_rows * self.n_cells,
             n_syn=int(pre.size),
             ring=ring,
             max_fanout=int(counts.max(initial=0)),
@@ -317,7 +320,7 @@ class Network:
         pre, target, delay, weight = [], [], [], []
         for prj in projections:
             pre.append(global_index(prj.pre, prj._pre, self.spike_offset))
-            receptor = 0 if prj.receptor_type == "excitatory" else 1
+            receptor = _receptor_row(prj)
             post = global_index(prj.post, prj._post, self.cell_offset)
             target.append(receptor * self.n_cells + post)
             delay.append(prj._delay_steps)
@@ -388,7 +391,7 @@ class Network:
         by_post = np.argsort(table_post[stdp_pos], kind="stable")
         fanin = np.bincount(table_post[stdp_pos], minlength=self.n_cells)
         self.plastic_layout = ep.PlasticLayout(
-            n_pre=self.n_spiking, n_cells=self.n_cells, n_target=2 * self.n_cells,
+            n_pre=self.n_spiking, n_cells=self.n_cells, n_target=self.n_rows * self.n_cells,
             n_syn=int(n), max_fanout=int(counts.max(initial=0)), kinds=kinds,
             history=max(int(state.stdp_history), self.syn_layout.ring)
             if ep.STDP in kinds else 0,
@@ -442,17 +445,19 @@ class Network:
     # -- recording -------------------------------------------------------------------
     def _build_recording(self, state):
         self.rec_index = {v: [] for v in (*_SIGNALS, "spikes")}
-        self.rec_map = []  # (recorder, variable, column slice, ids)
+        self.rec_map = []  # (recorder, variable, column slice, ids, engine field)
         for p in self.neurons + self.arrays + self.poisson:
             for variable, ids in p.recorder.recorded.items():
                 offsets = self.spike_offset if variable.name == "spikes" else self.cell_offset
                 if not ids:
                     continue
                 ids = np.sort(np.fromiter((int(i) for i in ids), np.int64))
-                cols = self.rec_index[variable.name]
+                field = _field(p.celltype, variable.name)
+                cols = self.rec_index[field]
                 start = len(cols)
                 cols.extend((offsets[id(p)] + ids - int(p.first_id)).tolist())
-                self.rec_map.append((p.recorder, variable.name, slice(start, len(cols)), ids))
+                self.rec_map.append((p.recorder, variable.name, slice(start, len(cols)), ids,
+                                     field))
 
     def _chunk(self, state):
         # Per-step arrays held for a whole chunk: recorded values and Poisson uniforms.
@@ -472,9 +477,12 @@ class Network:
 
     def _initial(self, variable):
         # Fields that are not PyNN initial values (refractory count, ...) start at 0.
-        parts = [np.broadcast_to(p.initial_values[variable].evaluate(simplify=False), (p.size,))
-                 if variable in p.initial_values else np.zeros(p.size)
-                 for p in self.neurons]
+        parts = []
+        for p in self.neurons:
+            name = _pynn_name(p.celltype, variable)
+            parts.append(np.broadcast_to(p.initial_values[name].evaluate(simplify=False),
+                                         (p.size,))
+                         if name in p.initial_values else np.zeros(p.size))
         out = np.concatenate(parts) if parts else np.zeros(0)
         return out.astype(np.int32) if variable == "refrac" else out.astype(float)
 
@@ -498,8 +506,9 @@ class Network:
         """State of `old` (at `step`) mapped onto this network's cells, ring and spikes."""
         values = {v: self._initial(v) for v in _FIELDS}
         old_values = old.cell_arrays(old_state)
-        old_ring = np.asarray(old_state.ring).reshape(old.syn_layout.ring, 2, old.n_cells)
-        ring = np.zeros((self.syn_layout.ring, 2, self.n_cells))
+        old_ring = np.asarray(old_state.ring).reshape(old.syn_layout.ring, old.n_rows,
+                                                      old.n_cells)
+        ring = np.zeros((self.syn_layout.ring, self.n_rows, self.n_cells))
         due = step + 1 + np.arange(old.syn_layout.ring - 1)  # slots still to be read
         for p in self.neurons:
             if id(p) not in old.cell_offset:
@@ -507,8 +516,9 @@ class Network:
             a, b = old.cell_offset[id(p)], self.cell_offset[id(p)]
             for v in _FIELDS:
                 values[v][b:b + p.size] = old_values[v][a:a + p.size]
-            ring[due % self.syn_layout.ring, :, b:b + p.size] = \
-                old_ring[due % old.syn_layout.ring, :, a:a + p.size]
+            rows = min(self.n_rows, old.n_rows)
+            ring[due % self.syn_layout.ring, :rows, b:b + p.size] = \
+                old_ring[due % old.syn_layout.ring, :rows, a:a + p.size]
         old_pending = np.asarray(old_state.pending)
         pending = np.zeros(self.n_spiking, np.int32)
         for p in self.spikers:
@@ -547,8 +557,9 @@ class Network:
             return st
         values = self.cell_arrays(st)
         for p in self.neurons:
+            a = self.cell_offset[id(p)]
             for v, arr in p._pending_state.items():
-                values[v][self.cell_offset[id(p)]:self.cell_offset[id(p)] + p.size] = arr
+                values[_field(p.celltype, v)][a:a + p.size] = arr
             p._pending_state = {}
         plastic = None if st.plastic is None else {
             f: np.asarray(v) for f, v in st.plastic._asdict().items()}
@@ -559,7 +570,7 @@ class Network:
     def start_recording(self, state):
         """Open recording windows; the first sample of a window is the current state."""
         current = None
-        for recorder, name, cols, ids in self.rec_map:
+        for recorder, name, cols, ids, field in self.rec_map:
             if name == "spikes" or recorder._has_sample(name, ids, state.step):
                 continue
             recorder._start_window(state.step)
@@ -567,8 +578,8 @@ class Network:
                 continue  # between samples: the next sample comes from the run
             if current is None:
                 current = self.cell_arrays(state.engine_state)
-            idx = np.asarray(self.rec_index[name][cols], np.int64)
-            recorder._add_samples(name, ids, state.step, current[name][idx][None, :])
+            idx = np.asarray(self.rec_index[field][cols], np.int64)
+            recorder._add_samples(name, ids, state.step, current[field][idx][None, :])
 
     def advance(self, state, n_steps):
         layout, chunk = self.layout, self.layout.chunk
@@ -592,7 +603,7 @@ class Network:
 
     def _dispatch(self, outs, k0, n, state, sources=True):
         steps = k0 + 1 + np.arange(n)
-        for recorder, name, cols, ids in self.rec_map:
+        for recorder, name, cols, ids, field in self.rec_map:
             if name == "spikes":
                 counts = outs.spikes[:n, cols]
                 rows, c = np.nonzero(counts)
@@ -602,7 +613,7 @@ class Network:
             s = recorder.sampling_steps
             keep = (steps - recorder._first_step) % s == 0
             if keep.any():
-                values = getattr(outs, name)[:n, cols][keep]
+                values = getattr(outs, field)[:n, cols][keep]
                 recorder._add_samples(name, ids, int(steps[keep][0]), np.asarray(values, float))
         for i, source in enumerate(self.source_order if sources else ()):
             if source.recording:
@@ -628,6 +639,25 @@ class Network:
                     "Data recorded so far is kept; reset() to start again"
                 )
         raise NumericalError(f"non-finite state at t = {bad_step * dt:g} ms")
+
+
+def _field(celltype, name):
+    """The engine field of a PyNN variable (PointNeuron: 'AMPA.isyn' -> 'syn0')."""
+    f = getattr(celltype, "engine_variable", None)
+    return f(name) if f else name
+
+
+def _pynn_name(celltype, field):
+    f = getattr(celltype, "pynn_variable", None)
+    return f(field) if f else field
+
+
+def _receptor_row(prj):
+    """The ring-buffer row of a projection's receptor type (0/1: excitatory/inhibitory)."""
+    celltype = _populations_of(prj.post)[0].celltype
+    if getattr(celltype, "multisynapse", False):
+        return list(celltype.receptor_types).index(prj.receptor_type)
+    return 0 if prj.receptor_type == "excitatory" else 1
 
 
 def _populations_of(cell_set):

@@ -46,7 +46,8 @@ def differentiable(duration):
         for p in members:
             group_of[id(p)] = (gi, offset)
             offset += p.size
-    outputs = [(r.population, name, cols) for r, name, cols, _ in net.rec_map if name != "spikes"]
+    outputs = [(r.population, name, cols, field) for r, name, cols, _, field in net.rec_map
+               if name != "spikes"]
 
     def run(weights=None, parameters=None):
         params = base
@@ -78,8 +79,8 @@ def differentiable(duration):
         params = params._replace(groups=tuple(groups))
         _, outs = engine.simulate(layout, params, start_state, k0, n_steps)
         traces = {}
-        for pop, name, cols in outputs:
-            traces.setdefault(pop, {})[name] = getattr(outs, name)[:, cols]
+        for pop, name, cols, field in outputs:
+            traces.setdefault(pop, {})[name] = getattr(outs, field)[:, cols]
         return traces
 
     return run

@@ -496,7 +496,10 @@ def test_list_standard_models():
     for name in models:
         cls = getattr(sim, name)
         assert isinstance(cls, type)
-        sim.Population(1, cls())  # each one can be instantiated
+        if cls is sim.PointNeuron:  # a composition: it needs its parts
+            sim.Population(1, cls(sim.LIF(), AMPA=sim.CurrExpPostSynapticResponse()))
+        else:
+            sim.Population(1, cls())  # each one can be instantiated
 
 
 def test_min_max_delay_explicit():

@@ -29,6 +29,7 @@ from . import (
     _iaf_delta,
     _izhikevich,
     _leaky,
+    _multisynapse,
     _plastic,
     _sources,
     _synapses,
@@ -45,6 +46,7 @@ class _Model(NamedTuple):
     state: type
     spiking: bool
     recordable: tuple  # the state fields that are recordable signals (floats)
+    receptors: int = 0  # R > 0: step gets all R receptor rows (R, n) as `exc`, None as `inh`
 
 
 def _leaky_step(prop, state, *args):
@@ -92,6 +94,10 @@ MODELS = {
     "hh_cond_exp_traub": _Model(_hh.prepare, _adaptive(_hh.step), _hh.init, _hh.HHState,
                                 True, _hh.RECORDABLE),
 }
+MODELS.update({  # PointNeuron compositions with R synapse types
+    name: m._replace(step=_adaptive(m.step)) if name.startswith("aeif") else m
+    for name, m in _multisynapse.models(_Model).items()
+})
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))
 """Every recordable signal of any model; a model lacking one records NaN for its cells."""
@@ -260,14 +266,16 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     i_inj = _currents.injected(params.currents, values, n_cells)
     noise_key = jax.random.fold_in(jax.random.fold_in(key, _NOISE), k)
     new_groups, cell_spikes, start = [], [], 0
+    rows = arrivals.reshape(-1, n_cells) if n_cells else None  # (receptor rows, n_cells)
     for gi, (g, prop, s) in enumerate(zip(layout.groups, props, state.groups)):
         sl = slice(start, start + g.n)
+        receptors = MODELS[g.model].receptors
         new, spikes = MODELS[g.model].step(
             prop,
             s,
             i_inj[sl],
-            arrivals[sl],
-            arrivals[n_cells + start : n_cells + start + g.n],
+            rows[:receptors, sl] if receptors else rows[0, sl],
+            None if receptors else rows[1, sl],
             jax.random.fold_in(noise_key, gi),
             g.method,
             g.has_noise,

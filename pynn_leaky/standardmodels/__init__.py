@@ -17,6 +17,16 @@ from .cells import (
     SpikeSourcePoisson,
     SpikeSourcePoissonRefractory,
 )
+from .composed import (
+    LIF,
+    AdExp,
+    AlphaPSR,
+    CondAlphaPostSynapticResponse,
+    CondExpPostSynapticResponse,
+    CurrExpPostSynapticResponse,
+    ExpPSR,
+    PointNeuron,
+)
 from .electrodes import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .synapses import (
     AdditivePotentiationMultiplicativeDepression,
@@ -31,6 +41,14 @@ from .synapses import (
 )
 
 __all__ = [
+    "AdExp",
+    "AlphaPSR",
+    "CondAlphaPostSynapticResponse",
+    "CondExpPostSynapticResponse",
+    "CurrExpPostSynapticResponse",
+    "ExpPSR",
+    "LIF",
+    "PointNeuron",
     "ACSource",
     "AdditivePotentiationMultiplicativeDepression",
     "AdditiveWeightDependence",
