@@ -55,6 +55,9 @@ from ._network import (
 from ._network import (
     simulate as simulate,
 )
+from ._network import (
+    spike_counts as spike_counts,
+)
 
 __all__ = [
     "FIELDS",
@@ -81,5 +84,6 @@ __all__ = [
     "sharding",
     "simulate",
     "sources",
+    "spike_counts",
     "synapses",
 ]

@@ -13,9 +13,6 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-_BLOCK = 64  # cells per block when looking for the spiking cells
-
-
 class SynapseTable(NamedTuple):
     """Synapses sorted by presynaptic (global spiking) index."""
 
@@ -57,61 +54,92 @@ def presynaptic(table: SynapseTable, layout: SynapseLayout):
     return jnp.searchsorted(table.row_ptr, jnp.arange(layout.n_syn), side="right") - 1
 
 
-def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, pre=None):
+def prepare(table: SynapseTable, layout: SynapseLayout):
+    """Per-chunk precomputation for :func:`deliver`: each synapse's presynaptic index
+    (dense mode) or its offset ``delay * n_target + target`` in the ring (event mode)."""
+    if layout.mode == "dense":
+        return presynaptic(table, layout)
+    return table.delay * layout.n_target + table.target
+
+
+def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None):
     """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer.
 
-    Dense mode needs ``pre``, the result of :func:`presynaptic`.
+    ``prepared`` is the result of :func:`prepare` (required in dense mode; computed here
+    in event mode when not given).
     """
     if layout.n_syn == 0:
         return buffer
     if layout.mode == "dense":
+        pre = presynaptic(table, layout) if prepared is None else prepared
         w = table.weight * counts[pre].astype(table.weight.dtype)
         slot = (k + table.delay) % layout.ring
         return buffer.at[slot * layout.n_target + table.target].add(w)
 
-    # Event-driven. The spiking cells are found with a two-level argmax (blocks of 64
-    # cells, then the cell within its block): O(n_pre / 64 + 64) per spike, where
-    # jnp.nonzero would cost a prefix sum over all n_pre every step. They are taken K at a
-    # time and their synapses scattered together; the first batch is unconditional, so
-    # the common step (at most K spikes) carries no big array through a loop.
-    bs, fmax = _BLOCK, layout.max_fanout
-    K = max(1, min(8, 4096 // max(fmax, 1)))
-    nb = -(-layout.n_pre // bs)
-    pending = jnp.pad(counts, (0, nb * bs - layout.n_pre)).reshape(nb, bs)
-    per_block = jnp.count_nonzero(pending, axis=1).astype(jnp.int32)
-    n_spiking = per_block.sum()
-    lane = jnp.arange(fmax)
+    # Event-driven. The spiking cells are found without a loop over cells or spikes: one
+    # pass packs "count > 0" into 32-bit words, and the j-th spiking cell (in index order)
+    # is read off the words' prefix popcounts and a bit select. They are taken K at a time
+    # and their synapses scattered together; the first batch is unconditional, so the
+    # common step (at most K spikes) runs no loop at all.
+    fmax, size = layout.max_fanout, layout.ring * layout.n_target
+    # K: few spikes per step are the common case; each lane of the (K, fmax) batch costs
+    # as much as a spike's synapse, so the batch is kept small.
+    K = max(1, min(4, 2048 // max(fmax, 1)))
+    offset = prepare(table, layout) if prepared is None else prepared
+    bits = _SpikeBits(counts, layout.n_pre)
+    lane = jnp.arange(fmax, dtype=jnp.int32)
+    base = (k % layout.ring) * layout.n_target
 
-    def take(carry):
-        i, pending, per_block, pre, cnt = carry
-        b = jnp.argmax(per_block > 0)
-        j = jnp.argmax(pending[b] > 0)
-        return (i + 1, pending.at[b, j].set(0), per_block.at[b].add(-1),
-                pre.at[i].set((b * bs + j).astype(jnp.int32)), cnt.at[i].set(pending[b, j]))
+    def rows(x, start):
+        # A spike's synapses are contiguous: K slices of fmax instead of K * fmax gathers.
+        return jnp.stack([lax.dynamic_slice(x, (start[i],), (fmax,)) for i in range(K)])
 
-    def batch(pending, per_block, buf, n_take):
-        _, pending, per_block, pre, cnt = lax.while_loop(
-            lambda c: c[0] < n_take, take,
-            (0, pending, per_block, jnp.zeros(K, jnp.int32), jnp.zeros(K, counts.dtype)),
-        )
-        first = table.row_ptr[pre]
-        valid = (jnp.arange(K) < n_take)[:, None] & (
-            lane[None, :] < (table.row_ptr[pre + 1] - first)[:, None])
-        syn = jnp.where(valid, first[:, None] + lane[None, :], 0)
-        w = jnp.where(valid, table.weight[syn] * cnt[:, None].astype(buf.dtype), 0.0)
-        slot = (k + table.delay[syn]) % layout.ring
-        buf = buf.at[(slot * layout.n_target + table.target[syn]).ravel()].add(w.ravel())
-        return pending, per_block, buf
+    def batch(buf, first_slot):
+        slot = first_slot + jnp.arange(K, dtype=jnp.int32)
+        taken = slot < bits.total
+        pre = jnp.where(taken, bits.select(slot), 0)
+        first, last = table.row_ptr[pre], table.row_ptr[pre + 1]
+        start = jnp.minimum(first, layout.n_syn - fmax)  # slices stay inside the table
+        syn = start[:, None] + lane[None, :]
+        valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
+        w = jnp.where(valid, rows(table.weight, start) * counts[pre][:, None].astype(buf.dtype),
+                      0.0)
+        idx = base + rows(offset, start)  # < 2 * size: delay < ring
+        idx = jnp.where(valid, jnp.where(idx >= size, idx - size, idx), size)
+        return buf.at[idx.ravel()].add(w.ravel(), mode="drop")
 
-    first_take = jnp.minimum(n_spiking, K)
-    pending, per_block, buffer = batch(pending, per_block, buffer, first_take)
-
-    def more(carry):
-        done, pending, per_block, buf = carry
-        n_take = jnp.minimum(n_spiking - done, K)
-        pending, per_block, buf = batch(pending, per_block, buf, n_take)
-        return done + n_take, pending, per_block, buf
-
+    buffer = batch(buffer, 0)
     return lax.while_loop(
-        lambda c: c[0] < n_spiking, more, (first_take, pending, per_block, buffer)
-    )[3]
+        lambda c: c[0] < bits.total, lambda c: (c[0] + K, batch(c[1], c[0])),
+        (jnp.asarray(K, jnp.int32), buffer),
+    )[1]
+
+
+_WORD = 32
+
+
+class _SpikeBits:
+    """The cells with a non-zero count, as bits of 32-bit words (cell i is bit i % 32 of
+    word i // 32), with each word's exclusive prefix popcount: the j-th spiking cell is
+    then found in O(words) vectorised work, with no prefix sum over the cells."""
+
+    def __init__(self, counts, n):
+        nw = -(-n // _WORD)
+        b = jnp.pad(counts > 0, (0, nw * _WORD - n)).reshape(nw, _WORD).astype(jnp.uint32)
+        # distinct bits: their sum is their bitwise or
+        self.words = jnp.sum(b << jnp.arange(_WORD, dtype=jnp.uint32), axis=1,
+                             dtype=jnp.uint32)
+        self.pop = lax.population_count(self.words).astype(jnp.int32)
+        self.incl = jnp.cumsum(self.pop)
+        self.total = self.incl[-1]
+
+    def select(self, j):
+        """Index of the j-th spiking cell (j: int32 array, each < total)."""
+        word = jnp.minimum(jnp.sum(self.incl[None, :] <= j[..., None], axis=-1),
+                           self.words.shape[0] - 1)
+        rank = j - (self.incl[word] - self.pop[word])
+        x = self.words[word]
+        for i in range(_WORD - 1):  # clear the `rank` lowest set bits
+            x = jnp.where(i < rank, x & (x - 1), x)
+        low = (_WORD - 1) - lax.clz(x & (~x + 1)).astype(jnp.int32)
+        return word * _WORD + low
