@@ -7,6 +7,7 @@ when step k is reached and cleared one step later. ``L = max_delay_steps + 1`` k
 the slot being read distinct from every slot being written.
 """
 
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import jax
@@ -76,17 +77,55 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
         slot = (k + table.delay) % layout.ring
         return buffer.at[slot * layout.n_target + table.target].add(w)
 
-    # Event-driven. The spiking cells are found without a loop over cells or spikes: one
-    # pass packs "count > 0" into 32-bit words, and the j-th spiking cell (in index order)
-    # is read off the words' prefix popcounts and a bit select. They are taken K at a time
-    # and their synapses scattered together; the first batch is unconditional, so the
-    # common step (at most K spikes) runs no loop at all.
+    offset = prepare(table, layout) if prepared is None else prepared
+    return _event_delivery(layout)(table, buffer, counts, k, offset)
+
+
+@lru_cache(maxsize=64)
+def _event_delivery(layout: SynapseLayout):
+    """Event-driven delivery for ``layout``; under ``jax.vmap`` (batched trials sharing
+    one synapse table) the trials are folded into one network of B copies, so that the
+    work stays proportional to the spikes of all trials together (a vmapped loop over
+    spikes would run as long as the busiest trial's and select over all buffers)."""
+
+    @jax.custom_batching.custom_vmap
+    def deliver(table, buffer, counts, k, offset):
+        return _deliver_events(table, buffer, counts, k, offset, layout, 1)
+
+    @deliver.def_vmap
+    def _batched(axis_size, in_batched, table, buffer, counts, k, offset):
+        table_b, buffer_b, counts_b, k_b, offset_b = in_batched
+        if any(jax.tree.leaves(table_b)) or k_b or offset_b:
+            axes = (table_b, buffer_b, counts_b, k_b, offset_b)
+            axes = jax.tree.map(lambda b: 0 if b else None, axes)
+            plain = partial(_deliver_events, layout=layout, trials=1)
+            return jax.vmap(plain, in_axes=axes)(table, buffer, counts, k, offset), True
+        if not buffer_b:
+            buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
+        if not counts_b:
+            counts = jnp.broadcast_to(counts, (axis_size,) + counts.shape)
+        out = _deliver_events(table, buffer.reshape(-1), counts.reshape(-1), k, offset,
+                              layout, axis_size)
+        return out.reshape(axis_size, -1), True
+
+    return deliver
+
+
+def _deliver_events(table, buffer, counts, k, offset, layout, trials):
+    """Event-driven delivery into ``buffer`` (trials * L * n_target) of ``counts``
+    (trials * n_pre): ``trials`` copies of one network, side by side.
+
+    The spiking cells are found without a loop over cells or spikes: one pass packs
+    "count > 0" into 32-bit words, and the j-th spiking cell (in index order) is read off
+    the words' prefix popcounts and a bit select. They are taken K at a time and their
+    synapses scattered together; the first batch is unconditional, so the common step (at
+    most K spikes) runs no loop at all.
+    """
     fmax, size = layout.max_fanout, layout.ring * layout.n_target
     # K: few spikes per step are the common case; each lane of the (K, fmax) batch costs
     # as much as a spike's synapse, so the batch is kept small.
     K = max(1, min(4, 2048 // max(fmax, 1)))
-    offset = prepare(table, layout) if prepared is None else prepared
-    bits = _SpikeBits(counts, layout.n_pre)
+    bits = _SpikeBits(counts, trials * layout.n_pre)
     lane = jnp.arange(fmax, dtype=jnp.int32)
     base = (k % layout.ring) * layout.n_target
 
@@ -97,16 +136,18 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
     def batch(buf, first_slot):
         slot = first_slot + jnp.arange(K, dtype=jnp.int32)
         taken = slot < bits.total
-        pre = jnp.where(taken, bits.select(slot), 0)
+        spiking = jnp.where(taken, bits.select(slot), 0)
+        trial = spiking // layout.n_pre
+        pre = spiking - trial * layout.n_pre
         first, last = table.row_ptr[pre], table.row_ptr[pre + 1]
         start = jnp.minimum(first, layout.n_syn - fmax)  # slices stay inside the table
         syn = start[:, None] + lane[None, :]
         valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
-        w = jnp.where(valid, rows(table.weight, start) * counts[pre][:, None].astype(buf.dtype),
-                      0.0)
+        w = rows(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
         idx = base + rows(offset, start)  # < 2 * size: delay < ring
-        idx = jnp.where(valid, jnp.where(idx >= size, idx - size, idx), size)
-        return buf.at[idx.ravel()].add(w.ravel(), mode="drop")
+        idx = jnp.where(idx >= size, idx - size, idx) + (trial * size)[:, None]
+        idx = jnp.where(valid, idx, trials * size)  # out of bounds: dropped
+        return buf.at[idx.ravel()].add(jnp.where(valid, w, 0.0).ravel(), mode="drop")
 
     buffer = batch(buffer, 0)
     return lax.while_loop(
