@@ -270,9 +270,11 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
         if spikes is not None:
             emitted.append(spikes)
         start += g.n
-    # Bit-packed spike recording relies on this (see _one_spike_per_step).
+    # Bit-packed spike recording relies on this: a source that can emit several spikes
+    # in one step returns int counts and must make _one_spike_per_step False.
     single = all(e.dtype == jnp.bool_ or e.shape[0] == 0 for e in emitted)
-    assert single or not _one_spike_per_step(layout), [e.dtype for e in emitted]
+    assert single or not _one_spike_per_step(layout), (
+        f"_one_spike_per_step is True but some spikes are counts: {[e.dtype for e in emitted]}")
     counts = jnp.concatenate([e.astype(jnp.int32) for e in emitted])
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts,
                       first_bad=state.first_bad)
