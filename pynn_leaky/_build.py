@@ -603,9 +603,12 @@ class Network:
 
     def _dispatch(self, outs, k0, n, state, sources=True):
         steps = k0 + 1 + np.arange(n)
+        spikes = None
         for recorder, name, cols, ids, field in self.rec_map:
             if name == "spikes":
-                counts = outs.spikes[:n, cols]
+                if spikes is None:
+                    spikes = engine.spike_counts(outs.spikes[:n], len(self.rec_index["spikes"]))
+                counts = spikes[:, cols]
                 rows, c = np.nonzero(counts)
                 reps = counts[rows, c]
                 recorder._add_spikes(np.repeat(ids[c], reps), np.repeat(steps[rows], reps))

@@ -90,12 +90,9 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
         groups=jax.tree.map(lambda _: bool(parameters), net.params.groups),
         key=True,
     )
-    # Under vmap, event-driven delivery's inner loop runs as long as the busiest trial and
-    # selects over the ring buffer at every turn; delivering every synapse each step is
-    # cheaper unless there are many synapses.
+    # (Event-driven delivery folds the trials into one network under vmap: see
+    # engine.synapses.)
     syn = net.layout.synapses
-    if syn.n_syn * n_trials <= 4_000_000:
-        syn = syn._replace(mode="dense")
     # Noise switched on in some trial needs the noisy step (a static choice); only the
     # leaky integrator (alone or inside IF_curr_exp) has a noise parameter.
     layout = net.layout._replace(synapses=syn, groups=tuple(

@@ -57,6 +57,9 @@ from ._network import (
 from ._network import (
     simulate as simulate,
 )
+from ._network import (
+    spike_counts as spike_counts,
+)
 
 __all__ = [
     "FIELDS",
@@ -85,5 +88,6 @@ __all__ = [
     "sharding",
     "simulate",
     "sources",
+    "spike_counts",
     "synapses",
 ]

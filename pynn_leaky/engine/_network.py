@@ -173,7 +173,20 @@ Outputs.__doc__ = """Per step of a chunk: the recorded values after the step.
 
 One (chunk, n_rec_X) array per name of RECORDABLE, then ``spikes`` (chunk, n_rec_spikes)
 int32 counts and ``currents`` (chunk, n_current_sources) nA, the value held over the step.
+From :func:`run_chunk`, ``spikes`` is bit-packed when no source can emit two spikes in one
+step: (chunk, ceil(n_rec_spikes / 8)) uint8, bit ``i % 8`` of byte ``i // 8`` (NumPy's
+``unpackbits(..., bitorder="little")``); see :func:`spike_counts`.
 """
+
+
+def spike_counts(spikes, n: int):
+    """(steps, n) spike counts from the ``spikes`` of :class:`Outputs` (host-side NumPy)."""
+    import numpy as np
+
+    spikes = np.asarray(spikes)
+    if spikes.dtype != np.uint8:
+        return spikes
+    return np.unpackbits(spikes, axis=-1, count=n, bitorder="little")
 
 
 # Independent random streams, folded into the user's key.
@@ -224,8 +237,7 @@ def _prepare(layout: Layout, params: Params):
     )
     cdf = _sources.poisson_cdf(params.poisson.rate, params.dt, layout.poisson_terms)
     syn = layout.synapses
-    pre = _synapses.presynaptic(params.synapses, syn) if syn.mode == "dense" else None
-    return props, cdf, pre
+    return props, cdf, _synapses.prepare(params.synapses, syn)
 
 
 def _uniforms(layout: Layout, params: Params, k0, n_steps: int):
@@ -235,9 +247,11 @@ def _uniforms(layout: Layout, params: Params, k0, n_steps: int):
 
 
 def _step(layout: Layout, params: Params, prepared, state: State, k, u):
-    """Advance the whole network from step k to step k + 1; return (state, outputs).
+    """Advance the whole network from step k to step k + 1; return (state, values).
 
-    ``u`` (n_poisson,) are the Poisson sources' uniforms for step k + 1.
+    ``u`` (n_poisson,) are the Poisson sources' uniforms for step k + 1; ``values``
+    (n_current_sources,) nA are the current sources' values held over the step.
+    ``first_bad`` is left to :func:`_check_finite`.
     """
     props, cdf, pre = prepared
     key = jax.random.wrap_key_data(params.key)
@@ -258,8 +272,10 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     # Spikes emitted at k + 1 (they carry the time t_{k+1}); delivered next step.
     random, source_phase = _sources.random_counts(params.poisson, cdf, u, k1,
                                                   state.source_phase)
+    scheduled = _sources.scheduled_counts(params.schedule, k1, layout.n_array,
+                                          layout.array_kmax)
     emitted = [
-        _sources.scheduled_counts(params.schedule, k1, layout.n_array, layout.array_kmax),
+        scheduled > 0 if layout.array_kmax <= 1 else scheduled,
         random,
     ]
     values = current_values(params, k)
@@ -282,20 +298,38 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
         )
         new_groups.append(new)
         if spikes is not None:
-            emitted.append(spikes.astype(jnp.int32))
+            emitted.append(spikes)
         cell_spikes.append(jnp.zeros(g.n, bool) if spikes is None else spikes > 0)
         start += g.n
-    counts = jnp.concatenate(emitted)
+    # Bit-packed spike recording relies on this: a source that can emit several spikes
+    # in one step returns int counts and must make _one_spike_per_step False.
+    single = all(e.dtype == jnp.bool_ or e.shape[0] == 0 for e in emitted)
+    assert single or not _one_spike_per_step(layout), (
+        f"_one_spike_per_step is True but some spikes are counts: {[e.dtype for e in emitted]}")
+    counts = jnp.concatenate([e.astype(jnp.int32) for e in emitted])
     if layout.plastic is not None:
         spiked = jnp.concatenate(cell_spikes) if cell_spikes else jnp.zeros(0, bool)
         plastic = _plastic.record_post(params.plastic, plastic, spiked, k1, params.dt,
                                        layout.plastic)
+    new_state = State(groups=tuple(new_groups), ring=ring, pending=counts,
+                      first_bad=state.first_bad, source_phase=source_phase, plastic=plastic)
+    return new_state, values
 
-    finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in new_groups] + [True]))
-    first_bad = jnp.where((state.first_bad < 0) & ~finite, k1, state.first_bad)
-    new_state = State(groups=tuple(new_groups), ring=ring, pending=counts, first_bad=first_bad,
-                      source_phase=source_phase, plastic=plastic)
-    return new_state, _record(params.recording, new_state, counts, values)
+
+_ONE_SPIKE_MODELS = frozenset({"iaf", "iaf_alpha", "izhikevich"})  # spikes: (n,) bool
+
+
+def _one_spike_per_step(layout: Layout) -> bool:
+    """Static: no spiking index can emit two spikes in one step."""
+    return layout.n_poisson == 0 and layout.array_kmax <= 1 and all(
+        g.model in _ONE_SPIKE_MODELS for g in layout.groups if g.spiking)
+
+
+def _check_finite(state: State, k) -> State:
+    """Record step ``k`` as ``first_bad`` if ``state`` (at step k) is not finite."""
+    finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in state.groups] + [True]))
+    return state._replace(
+        first_bad=jnp.where((state.first_bad < 0) & ~finite, k, state.first_bad))
 
 
 def current_values(params: Params, k):
@@ -316,10 +350,18 @@ def _gather(groups, field, index, dtype):
     return jnp.concatenate(parts)[index]
 
 
-def _record(rec: Recording, state: State, counts, values):
+def _record(rec: Recording, state: State, pack=False):
+    """The recorded signals and spikes of ``state`` (a dict of the Outputs fields but
+    ``currents``); ``pack``: spikes bit-packed (see :class:`Outputs`)."""
     dtype = state.ring.dtype
-    signals = {f: _gather(state.groups, f, getattr(rec, f), dtype) for f in RECORDABLE}
-    return Outputs(**signals, spikes=counts[rec.spikes], currents=values)
+    out = {f: _gather(state.groups, f, getattr(rec, f), dtype) for f in RECORDABLE}
+    spikes = state.pending[rec.spikes]
+    if pack:
+        bits = jnp.pad(spikes > 0, (0, -spikes.shape[0] % 8)).reshape(-1, 8)
+        spikes = jnp.sum(bits.astype(jnp.uint8) << jnp.arange(8, dtype=jnp.uint8), axis=1,
+                         dtype=jnp.uint8)
+    out["spikes"] = spikes
+    return out
 
 
 def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
@@ -331,21 +373,33 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     """
     prepared = _prepare(layout, params)
     uniforms = _uniforms(layout, params, k0, layout.chunk)
-    shapes = jax.eval_shape(
-        lambda st: _step(layout, params, prepared, st, k0, uniforms[0])[1], state
-    )
-    buffers = jax.tree.map(lambda s: jnp.zeros((layout.chunk,) + s.shape, s.dtype), shapes)
+    pack = _one_spike_per_step(layout)
+    # Recorded values and the finite check read the state at the *start* of an
+    # iteration (the loop carry, already in memory): taken from the step's results, they
+    # would recompute the cell update in every consumer. So row r of ``rows`` holds the
+    # state after r steps (row 0: the chunk's start, dropped), and the state after the
+    # last step is recorded after the loop.
+    shapes = jax.eval_shape(lambda st: _record(params.recording, st, pack), state)
+    rows = {f: jnp.zeros((layout.chunk + 1,) + x.shape, x.dtype) for f, x in shapes.items()}
+    values = jax.eval_shape(current_values, params, k0)
+    currents = jnp.zeros((layout.chunk,) + values.shape, values.dtype)
 
-    def body(carry):
-        j, st, outs = carry
-        st, out = _step(layout, params, prepared, st, k0 + j, uniforms[j])
-        outs = jax.tree.map(lambda b, o: lax.dynamic_update_index_in_dim(b, o, j, 0), outs, out)
-        return j + 1, st, outs
+    def put(rows, st, j):
+        st = _check_finite(st, k0 + j)
+        new = _record(params.recording, st, pack)
+        return st, {f: lax.dynamic_update_index_in_dim(rows[f], new[f], j, 0) for f in rows}
 
-    _, state, outs = lax.while_loop(
-        lambda c: c[0] < n_active, body, (jnp.asarray(0, jnp.int32), state, buffers)
-    )
-    return state, outs
+    def step(carry):
+        j, st, rows, cur = carry
+        st, rows = put(rows, st, j)
+        st, values = _step(layout, params, prepared, st, k0 + j, uniforms[j])
+        cur = lax.dynamic_update_index_in_dim(cur, values, j, 0)
+        return j + 1, st, rows, cur
+
+    _, state, rows, currents = lax.while_loop(
+        lambda c: c[0] < n_active, step, (jnp.asarray(0, jnp.int32), state, rows, currents))
+    state, rows = put(rows, state, n_active)
+    return state, Outputs(**{f: r[1:] for f, r in rows.items()}, currents=currents)
 
 
 run_chunk = jax.jit(_run_chunk, static_argnums=0)
@@ -381,6 +435,8 @@ def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
 
     def body(st, xs):
         j, u = xs
-        return _step(layout, params, prepared, st, k0 + j, u)
+        st, values = _step(layout, params, prepared, st, k0 + j, u)
+        st = _check_finite(st, k0 + j + 1)
+        return st, Outputs(**_record(params.recording, st), currents=values)
 
     return lax.scan(body, state, (jnp.arange(n_steps, dtype=jnp.int32), uniforms))

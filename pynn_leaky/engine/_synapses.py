@@ -7,13 +7,12 @@ when step k is reached and cleared one step later. ``L = max_delay_steps + 1`` k
 the slot being read distinct from every slot being written.
 """
 
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
-
-_BLOCK = 64  # cells per block when looking for the spiking cells
 
 
 class SynapseTable(NamedTuple):
@@ -57,74 +56,162 @@ def presynaptic(table: SynapseTable, layout: SynapseLayout):
     return jnp.searchsorted(table.row_ptr, jnp.arange(layout.n_syn), side="right") - 1
 
 
-def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, pre=None):
+def prepare(table: SynapseTable, layout: SynapseLayout):
+    """Per-chunk precomputation for :func:`deliver`: each synapse's presynaptic index
+    (dense mode) or its offset ``delay * n_target + target`` in the ring (event mode)."""
+    if layout.mode == "dense":
+        return presynaptic(table, layout)
+    return table.delay * layout.n_target + table.target
+
+
+def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None):
     """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer.
 
-    Dense mode needs ``pre``, the result of :func:`presynaptic`.
+    ``prepared`` is the result of :func:`prepare` (required in dense mode; computed here
+    in event mode when not given).
     """
     if layout.n_syn == 0:
         return buffer
     if layout.mode == "dense":
+        pre = presynaptic(table, layout) if prepared is None else prepared
         w = table.weight * counts[pre].astype(table.weight.dtype)
         slot = (k + table.delay) % layout.ring
         return buffer.at[slot * layout.n_target + table.target].add(w)
 
-    def scatter(buf, pre, cnt, valid, syn):
-        w = jnp.where(valid, table.weight[syn] * cnt[:, None].astype(buf.dtype), 0.0)
-        slot = (k + table.delay[syn]) % layout.ring
-        return buf.at[(slot * layout.n_target + table.target[syn]).ravel()].add(w.ravel())
+    offset = prepare(table, layout) if prepared is None else prepared
+    return _event_delivery(layout)(table, buffer, counts, k, offset)
 
-    return spiking_batches(counts, table.row_ptr, layout.n_pre, layout.max_fanout, scatter,
-                           buffer)
+
+@lru_cache(maxsize=64)
+def _event_delivery(layout: SynapseLayout):
+    """Event-driven delivery for ``layout``; under ``jax.vmap`` (batched trials sharing
+    one synapse table) the trials are folded into one network of B copies, so that the
+    work stays proportional to the spikes of all trials together (a vmapped loop over
+    spikes would run as long as the busiest trial's and select over all buffers)."""
+
+    @jax.custom_batching.custom_vmap
+    def deliver(table, buffer, counts, k, offset):
+        return _deliver_events(table, buffer, counts, k, offset, layout, 1)
+
+    @deliver.def_vmap
+    def _batched(axis_size, in_batched, table, buffer, counts, k, offset):
+        table_b, buffer_b, counts_b, k_b, offset_b = in_batched
+        if any(jax.tree.leaves(table_b)) or k_b or offset_b:
+            axes = (table_b, buffer_b, counts_b, k_b, offset_b)
+            axes = jax.tree.map(lambda b: 0 if b else None, axes)
+            plain = partial(_deliver_events, layout=layout, trials=1)
+            return jax.vmap(plain, in_axes=axes)(table, buffer, counts, k, offset), True
+        if not buffer_b:
+            buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
+        if not counts_b:
+            counts = jnp.broadcast_to(counts, (axis_size,) + counts.shape)
+        out = _deliver_events(table, buffer.reshape(-1), counts.reshape(-1), k, offset,
+                              layout, axis_size)
+        return out.reshape(axis_size, -1), True
+
+    return deliver
+
+
+def _deliver_events(table, buffer, counts, k, offset, layout, trials):
+    """Event-driven delivery into ``buffer`` (trials * L * n_target) of ``counts``
+    (trials * n_pre): ``trials`` copies of one network, side by side.
+
+    The spiking cells are found without a loop over cells or spikes: one pass packs
+    "count > 0" into 32-bit words, and the j-th spiking cell (in index order) is read off
+    the words' prefix popcounts and a bit select. They are taken K at a time and their
+    synapses scattered together; the first batch is unconditional, so the common step (at
+    most K spikes) runs no loop at all.
+    """
+    fmax, size = layout.max_fanout, layout.ring * layout.n_target
+    # K: few spikes per step are the common case; each lane of the (K, fmax) batch costs
+    # as much as a spike's synapse, so the batch is kept small.
+    K = max(1, min(4, 2048 // max(fmax, 1)))
+    bits = _SpikeBits(counts, trials * layout.n_pre)
+    lane = jnp.arange(fmax, dtype=jnp.int32)
+    base = (k % layout.ring) * layout.n_target
+
+    def rows(x, start):
+        # A spike's synapses are contiguous: K slices of fmax instead of K * fmax gathers.
+        return jnp.stack([lax.dynamic_slice(x, (start[i],), (fmax,)) for i in range(K)])
+
+    def batch(buf, first_slot):
+        slot = first_slot + jnp.arange(K, dtype=jnp.int32)
+        taken = slot < bits.total
+        spiking = jnp.where(taken, bits.select(slot), 0)
+        trial = spiking // layout.n_pre
+        pre = spiking - trial * layout.n_pre
+        first, last = table.row_ptr[pre], table.row_ptr[pre + 1]
+        start = jnp.minimum(first, layout.n_syn - fmax)  # slices stay inside the table
+        syn = start[:, None] + lane[None, :]
+        valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
+        w = rows(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
+        idx = base + rows(offset, start)  # < 2 * size: delay < ring
+        idx = jnp.where(idx >= size, idx - size, idx) + (trial * size)[:, None]
+        idx = jnp.where(valid, idx, trials * size)  # out of bounds: dropped
+        return buf.at[idx.ravel()].add(jnp.where(valid, w, 0.0).ravel(), mode="drop")
+
+    buffer = batch(buffer, 0)
+    return lax.while_loop(
+        lambda c: c[0] < bits.total, lambda c: (c[0] + K, batch(c[1], c[0])),
+        (jnp.asarray(K, jnp.int32), buffer),
+    )[1]
+
+
+_WORD = 32
+
+
+class _SpikeBits:
+    """The cells with a non-zero count, as bits of 32-bit words (cell i is bit i % 32 of
+    word i // 32), with each word's exclusive prefix popcount: the j-th spiking cell is
+    then found in O(words) vectorised work, with no prefix sum over the cells."""
+
+    def __init__(self, counts, n):
+        nw = -(-n // _WORD)
+        b = jnp.pad(counts > 0, (0, nw * _WORD - n)).reshape(nw, _WORD).astype(jnp.uint32)
+        # distinct bits: their sum is their bitwise or
+        self.words = jnp.sum(b << jnp.arange(_WORD, dtype=jnp.uint32), axis=1,
+                             dtype=jnp.uint32)
+        self.pop = lax.population_count(self.words).astype(jnp.int32)
+        self.incl = jnp.cumsum(self.pop)
+        self.total = self.incl[-1]
+
+    def select(self, j):
+        """Index of the j-th spiking cell (j: int32 array, each < total)."""
+        word = jnp.minimum(jnp.sum(self.incl[None, :] <= j[..., None], axis=-1),
+                           self.words.shape[0] - 1)
+        rank = j - (self.incl[word] - self.pop[word])
+        x = self.words[word]
+        for i in range(_WORD - 1):  # clear the `rank` lowest set bits
+            x = jnp.where(i < rank, x & (x - 1), x)
+        low = (_WORD - 1) - lax.clz(x & (~x + 1)).astype(jnp.int32)
+        return word * _WORD + low
 
 
 def spiking_batches(counts, row_ptr, n_pre, max_fanout, fn, carry):
-    """Event-driven iteration over the synapses of the cells with ``counts > 0``.
+    """Event-driven iteration over the synapses of the cells with ``counts > 0``, for
+    synapses whose delivery also updates per-synapse state (plastic synapses).
 
-    Calls ``carry = fn(carry, pre, cnt, valid, syn)`` for batches of K spiking cells:
-    ``pre``/``cnt`` (K,) their indices and counts, ``syn`` (K, max_fanout) the synapse
-    indices of their CSR rows (``row_ptr``) and ``valid`` which of those are real.
-
-    The spiking cells are found with a two-level argmax (blocks of 64 cells, then the
-    cell within its block): O(n_pre / 64 + 64) per spike, where jnp.nonzero would cost a
-    prefix sum over all n_pre every step. The first batch is unconditional, so the
-    common step (at most K spikes) carries no big array through a loop.
+    Calls ``carry = fn(carry, pre, cnt, valid, syn)`` for batches of K spiking cells
+    (distinct within a batch): ``pre``/``cnt`` (K,) their indices and counts, ``syn``
+    (K, max_fanout) the synapse indices of their CSR rows (``row_ptr``) and ``valid``
+    which of those are real. The spiking cells are found as in static delivery
+    (:class:`_SpikeBits`); the first batch is unconditional.
     """
-    bs, fmax = _BLOCK, max_fanout
-    K = max(1, min(8, 4096 // max(fmax, 1)))
-    nb = -(-n_pre // bs)
-    pending = jnp.pad(counts, (0, nb * bs - n_pre)).reshape(nb, bs)
-    per_block = jnp.count_nonzero(pending, axis=1).astype(jnp.int32)
-    n_spiking = per_block.sum()
-    lane = jnp.arange(fmax)
+    K = max(1, min(8, 4096 // max(max_fanout, 1)))
+    bits = _SpikeBits(counts, n_pre)
+    lane = jnp.arange(max_fanout, dtype=jnp.int32)
 
-    def take(c):
-        i, pending, per_block, pre, cnt = c
-        b = jnp.argmax(per_block > 0)
-        j = jnp.argmax(pending[b] > 0)
-        return (i + 1, pending.at[b, j].set(0), per_block.at[b].add(-1),
-                pre.at[i].set((b * bs + j).astype(jnp.int32)), cnt.at[i].set(pending[b, j]))
-
-    def batch(pending, per_block, carry, n_take):
-        _, pending, per_block, pre, cnt = lax.while_loop(
-            lambda c: c[0] < n_take, take,
-            (0, pending, per_block, jnp.zeros(K, jnp.int32), jnp.zeros(K, counts.dtype)),
-        )
+    def batch(carry, first_slot):
+        slot = first_slot + jnp.arange(K, dtype=jnp.int32)
+        taken = slot < bits.total
+        pre = jnp.where(taken, bits.select(slot), 0)
         first = row_ptr[pre]
-        valid = (jnp.arange(K) < n_take)[:, None] & (
-            lane[None, :] < (row_ptr[pre + 1] - first)[:, None])
+        valid = taken[:, None] & (lane[None, :] < (row_ptr[pre + 1] - first)[:, None])
         syn = jnp.where(valid, first[:, None] + lane[None, :], 0)
-        return pending, per_block, fn(carry, pre, cnt, valid, syn)
+        return fn(carry, pre, counts[pre], valid, syn)
 
-    first_take = jnp.minimum(n_spiking, K)
-    pending, per_block, carry = batch(pending, per_block, carry, first_take)
-
-    def more(c):
-        done, pending, per_block, carry = c
-        n_take = jnp.minimum(n_spiking - done, K)
-        pending, per_block, carry = batch(pending, per_block, carry, n_take)
-        return done + n_take, pending, per_block, carry
-
+    carry = batch(carry, 0)
     return lax.while_loop(
-        lambda c: c[0] < n_spiking, more, (first_take, pending, per_block, carry)
-    )[3]
+        lambda c: c[0] < bits.total, lambda c: (c[0] + K, batch(c[1], c[0])),
+        (jnp.asarray(K, jnp.int32), carry),
+    )[1]
