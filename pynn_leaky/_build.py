@@ -203,17 +203,21 @@ class Network:
         )
         return table, _pow2(kmax) if kmax else 0
 
-    def _poisson(self, dt):
-        """The random sources (SpikeSourcePoisson, SpikeSourceGamma, ...) in one table."""
+    def _poisson(self, dt, overrides=None):
+        """The random sources (SpikeSourcePoisson, SpikeSourceGamma, ...) in one table;
+        `overrides` {id(pop): {name: values}} replace parameters (batched trials)."""
+        overrides = overrides or {}
+
+        def values(p):
+            return {k: np.broadcast_to(overrides.get(id(p), {}).get(k, v), (p.size,))
+                    for k, v in p._parameters.items()}
+
         def gather(name):
             return np.concatenate(
-                [np.broadcast_to(p._parameters[name], (p.size,)) for p in self.poisson]
-                or [np.zeros(0)]
+                [values(p)[name] for p in self.poisson] or [np.zeros(0)]
             ).astype(float)
 
-        parts = [p.celltype.engine_source(
-                     {k: np.broadcast_to(v, (p.size,)) for k, v in p._parameters.items()}, dt)
-                 for p in self.poisson]
+        parts = [p.celltype.engine_source(values(p), dt) for p in self.poisson]
         rate, shape, dead, hazard = (np.concatenate(x) for x in zip(*parts)) if parts \
             else (np.zeros(0),) * 4
         start, duration = gather("start"), gather("duration")

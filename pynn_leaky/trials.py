@@ -16,6 +16,8 @@ import numpy as np
 from pyNN import errors
 
 from . import _build, engine, simulator
+from .engine import sources as es
+from .standardmodels.cells import SpikeSourceArray
 
 
 def _stack(trees):
@@ -59,6 +61,11 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     parameters = parameters or {}
     overrides = [{} for _ in range(n_trials)]
     for pop, values in parameters.items():
+        root = getattr(pop, "grandparent", pop)
+        if isinstance(root.celltype, SpikeSourceArray):
+            raise NotImplementedError(
+                f"parameters[{pop.label!r}]: per-trial spike_times of a SpikeSourceArray are "
+                "not supported by run_trials; run the trials one by one")
         for name, per_trial in values.items():
             if name not in pop.celltype.get_parameter_names():
                 raise errors.NonExistentParameterError(
@@ -82,12 +89,19 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     net = state.network
     groups = _stack([net._group_params(o) for o in overrides]) if parameters \
         else net.params.groups
+    # Random sources (rate, start, ...) given per trial: one source table per trial.
+    sources = any(id(getattr(p, "grandparent", p)) in {id(q) for q in net.poisson}
+                  for p in parameters)
+    poisson = _stack([net._poisson(state.dt, o) for o in overrides]) if sources \
+        else net.params.poisson
     params = net.params._replace(
         groups=groups,
+        poisson=poisson,
         key=jnp.stack([jax.random.key_data(jax.random.key(s % 2**32)) for s in seeds]),
     )
     batched = jax.tree.map(lambda _: False, net.params)._replace(
         groups=jax.tree.map(lambda _: bool(parameters), net.params.groups),
+        poisson=jax.tree.map(lambda _: sources, net.params.poisson),
         key=True,
     )
     # (Event-driven delivery folds the trials into one network under vmap: see
@@ -95,7 +109,10 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     syn = net.layout.synapses
     # Noise switched on in some trial needs the noisy step (a static choice); only the
     # leaky integrator (alone or inside IF_curr_exp) has a noise parameter.
-    layout = net.layout._replace(synapses=syn, groups=tuple(
+    layout = net.layout._replace(synapses=syn, poisson_terms=max(
+        net.layout.poisson_terms,
+        es.poisson_terms(float(np.max(params.poisson.rate, initial=0.0)) * state.dt * 1e-3),
+    ), groups=tuple(
         g._replace(has_noise=g.has_noise or bool(np.any(np.asarray(
             getattr(getattr(p, "leaky", p), "noise", 0.0)) != 0)))
         for g, p in zip(net.layout.groups, params.groups)

@@ -66,3 +66,36 @@ def test_seeds_only():
     blocks = sim.run_trials(10.0, trials=2)
     assert [s.annotations["rng_seed"] for s in blocks[cells].segments] == [4, 5]
     assert _v(blocks[cells], 1).shape == (101, 6)
+
+
+def test_per_trial_source_rates_equal_ordinary_runs():
+    def network(rate):
+        sim.setup(timestep=0.1, rng_seed=3, progress=False)
+        src = sim.Population(20, sim.SpikeSourcePoisson(rate=rate))
+        src.record("spikes")
+        return src
+
+    ordinary = {}
+    for rate in (10.0, 500.0):
+        src = network(rate)
+        sim.run(50.0)
+        ordinary[rate] = _spikes(src.get_data())
+        sim.end()
+    src = network(10.0)
+    blocks = sim.run_trials(50.0, rng_seeds=[3, 3], parameters={src: {"rate": [10.0, 500.0]}})
+    for i, rate in enumerate((10.0, 500.0)):
+        got = _spikes(blocks[src], i)
+        assert len(got) == len(ordinary[rate])
+        for a, b in zip(got, ordinary[rate]):
+            np.testing.assert_array_equal(a, b)
+    counts = [sum(len(s) for s in _spikes(blocks[src], i)) for i in range(2)]
+    assert counts[1] > 10 * counts[0] > 0
+    sim.end()
+
+
+def test_per_trial_spike_times_are_refused():
+    sim.setup(timestep=0.1)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    with pytest.raises(NotImplementedError, match="spike_times"):
+        sim.run_trials(5.0, rng_seeds=[1, 2], parameters={src: {"spike_times": [[1.0], [2.0]]}})
+    sim.end()
