@@ -316,7 +316,8 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     return new_state, values
 
 
-_ONE_SPIKE_MODELS = frozenset({"iaf", "iaf_alpha", "izhikevich"})  # spikes: (n,) bool
+_ONE_SPIKE_MODELS = frozenset({"iaf", "iaf_alpha", "iaf_delta", "izhikevich"} | {
+    f"lif_exp_multi{r}" for r in range(1, _multisynapse.R_MAX + 1)})  # spikes: (n,) bool
 
 
 def _one_spike_per_step(layout: Layout) -> bool:
