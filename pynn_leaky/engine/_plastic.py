@@ -96,6 +96,9 @@ class PlasticState(NamedTuple):
     n_post: jax.Array  # (n_cells,) int32 postsynaptic spikes so far
 
 
+_SYNAPTIC = ("weight", "u", "x", "y", "kplus", "last")  # per-synapse PlasticState fields
+
+
 def init_state(layout: PlasticLayout, weight, dtype, u=None, x=None, y=None, kplus=None,
                last=None, hist_step=None, hist_k=None, n_post=None):
     """A plastic state: the given values, or the start of a simulation."""
@@ -152,18 +155,28 @@ def _stdp(t, st, syn, post, k, dt, layout):
     norm, lo, span = _normalised(t, st, syn)
     H = layout.history
     n = st.n_post[post]
-    steps, traces = st.hist_step[post], st.hist_k[post]  # (..., H)
-    kept = (jnp.arange(H) < jnp.minimum(n, H)[..., None])
-    # Entries are visited oldest first, and only those since the window opened, so the
-    # loop runs (postsynaptic spikes per presynaptic interval) turns, not H.
-    n_win = jnp.sum(kept & (steps > (last - d)[..., None]), axis=-1)
-    n_late = jnp.sum(kept & (steps >= (k - d)[..., None]), axis=-1)
-    first = n - n_win
+    kept = jnp.minimum(n, H)
+    oldest = n - kept  # the history holds postsynaptic spikes oldest .. n - 1 (absolute)
 
     def entry(i):
-        j = (i % H)[..., None]
-        return (jnp.take_along_axis(steps, j, -1)[..., 0],
-                jnp.take_along_axis(traces, j, -1)[..., 0])
+        """Step and trace of the cell's i-th postsynaptic spike (absolute index)."""
+        j = i % H
+        return st.hist_step[post, j], st.hist_k[post, j]
+
+    def count_after(x):
+        """How many kept spikes have step > x (a binary search: the history is sorted)."""
+        left, right = jnp.zeros_like(n), kept
+        for _ in range(max(H, 1).bit_length()):
+            mid = (left + right) // 2
+            go = (mid < right) & (entry(oldest + mid)[0] <= x)
+            left, right = jnp.where(go, mid + 1, left), jnp.where(go, right, mid)
+        return kept - left
+
+    # Entries are visited oldest first, and only those since the window opened, so the
+    # loop runs (postsynaptic spikes per presynaptic interval) turns, not H.
+    n_win = count_after(last - d)
+    n_late = count_after(k - d - 1)
+    first = n - n_win
 
     def potentiate(carry):
         i, norm = carry
@@ -197,7 +210,10 @@ def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key
     n_syn = layout.n_syn
 
     def batch(carry, pre, cnt, valid, syn):
-        buf, st = carry
+        buf, synaptic = carry
+        # Only the per-synapse variables go round the loop; the postsynaptic history is
+        # read-only here and stays outside it (else XLA copies it every step).
+        st = state._replace(**synaptic)
         idx = jnp.where(valid, syn, n_syn)  # out of range: dropped on write
         kind = table.kind[syn]
         cnt = jnp.broadcast_to(cnt[:, None], syn.shape)
@@ -231,13 +247,15 @@ def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key
         updates = {"last": jnp.full(syn.shape, k, jnp.int32)}
         for name, (mask, v) in new.items():
             updates[name] = jnp.where(mask, v, getattr(st, name)[syn])
-        st = st._replace(
-            **{name: getattr(st, name).at[idx.ravel()].set(v.ravel(), mode="drop")
-               for name, v in updates.items()})
-        return buf, st
+        synaptic = {**synaptic, **{
+            name: getattr(st, name).at[idx.ravel()].set(v.ravel(), mode="drop")
+            for name, v in updates.items()}}
+        return buf, synaptic
 
-    return spiking_batches(counts, table.row_ptr, layout.n_pre, layout.max_fanout, batch,
-                           (buffer, state))
+    synaptic = {name: getattr(state, name) for name in _SYNAPTIC}
+    buffer, synaptic = spiking_batches(counts, table.row_ptr, layout.n_pre, layout.max_fanout,
+                                       batch, (buffer, synaptic))
+    return buffer, state._replace(**synaptic)
 
 
 def record_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,
@@ -258,19 +276,21 @@ def record_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,
     spill = (spiked & (n >= H)).astype(jnp.int32)
     n_syn = layout.n_syn
 
-    def apply_dropped(st, cell, cnt, valid, lane):
+    def apply_dropped(weight, cell, cnt, valid, lane):
         syn = table.post_syn[lane]
+        st = state._replace(weight=weight)  # only the weights go round the loop
         s = dropped[cell][:, None]
         norm, lo, span = _normalised(table, st, syn)
         need = valid & (s > st.last[syn] - table.delay[syn])
         norm = _potentiate(table, st, syn, norm, s, need, dt)
         w = table.sign[syn] * (lo + span * norm)
         idx = jnp.where(need, syn, n_syn)
-        return st._replace(weight=st.weight.at[idx.ravel()].set(w.ravel(), mode="drop"))
+        return weight.at[idx.ravel()].set(w.ravel(), mode="drop")
 
     if layout.max_fanin > 0:
-        state = spiking_batches(spill, table.post_ptr, layout.n_cells, layout.max_fanin,
-                                apply_dropped, state)
+        state = state._replace(weight=spiking_batches(
+            spill, table.post_ptr, layout.n_cells, layout.max_fanin, apply_dropped,
+            state.weight))
     prev = (n - 1) % H
     prev_k = jnp.where(n > 0, state.hist_k[cells, prev], 0.0)
     prev_s = state.hist_step[cells, prev]
