@@ -4,8 +4,10 @@ Usage: python benchmarks/workloads.py WORKLOAD BACKEND [--size N] [--time MS]
 
 WORKLOAD: W1 (LeakyIntegrator readout of Poisson sources, ~1M synapses),
 W2 (Vogels-Abbott CUBA network, 4000 IF_curr_exp cells, p = 0.02, Brette et al. 2007),
+W2c (the same with COBA: IF_cond_exp, PyNN's VAbenchmarks.py COBA parameters),
 W3 (LeakyIntegrator populations of N cells with fan-in 100 from Poisson sources),
-W4 (building N synapses with FixedProbability and FixedNumberPre and random delays).
+W4 (building N synapses with FixedProbability and FixedNumberPre and random delays),
+W5 (STDP: 1000 Poisson sources at 10 Hz -> 1000 IF_curr_exp, p = 0.1, additive pair STDP).
 BACKEND: pynn_leaky, pynn_leaky32 (float32), nest, brian2.
 Prints one JSON line with the timings (s), peak RSS (MiB) and a few counts.
 On peers the LeakyIntegrator is IF_curr_exp with cm = tau/R and an unreachable threshold.
@@ -72,22 +74,33 @@ def w1(sim, backend, size, t_stop):
     return cells, {}
 
 
-def w2(sim, backend, size, t_stop):
+def w2(sim, backend, size, t_stop, coba=False):
     n = size or 4000
     _setup(sim, backend, min_delay=0.2, max_delay=0.2)
-    # Brette et al. 2007, benchmark 2 (CUBA): area 20000 um^2, cm 1 uF/cm^2 -> 0.2 nF.
+    # Brette et al. 2007 benchmarks 1 (COBA) and 2 (CUBA), parameters of PyNN's
+    # examples/VAbenchmarks.py: area 20000 um^2, cm 1 uF/cm^2 -> 0.2 nF, tau_m 20 ms.
     params = dict(tau_m=20.0, tau_syn_E=5.0, tau_syn_I=10.0, v_rest=-49.0, v_reset=-60.0,
                   v_thresh=-50.0, cm=0.2, tau_refrac=5.0)
+    celltype = sim.IF_curr_exp
+    w_exc, w_inh = 1e-3 * 0.27 * 60.0, 1e-3 * 4.5 * -20.0  # nA, from the conductances
+    if coba:
+        params.update(v_rest=-60.0, e_rev_E=0.0, e_rev_I=-80.0)
+        celltype = sim.IF_cond_exp
+        w_exc, w_inh = 4e-3, 51e-3  # uS
     n_exc = n * 4 // 5
     rng = sim.NumpyRNG(seed=98765)
     v0 = sim.RandomDistribution("uniform", (-60.0, -50.0), rng=rng)
-    exc = sim.Population(n_exc, sim.IF_curr_exp(**params), initial_values={"v": v0})
-    inh = sim.Population(n - n_exc, sim.IF_curr_exp(**params), initial_values={"v": v0})
-    w_exc, w_inh = 1e-3 * 0.27 * 60.0, 1e-3 * 4.5 * -20.0  # nA, from the conductances
+    exc = sim.Population(n_exc, celltype(**params), initial_values={"v": v0})
+    inh = sim.Population(n - n_exc, celltype(**params), initial_values={"v": v0})
     for pre, w, rec in ((exc, w_exc, "excitatory"), (inh, w_inh, "inhibitory")):
         for post in (exc, inh):
             sim.Projection(pre, post, sim.FixedProbabilityConnector(0.02, rng=rng),
                            sim.StaticSynapse(weight=w, delay=0.2), receptor_type=rec)
+    if coba:  # COBA activity needs VAbenchmarks.py's kick: 20 sources at 100 Hz for 50 ms
+        ext = sim.Population(20, sim.SpikeSourcePoisson(rate=100.0, duration=50.0))
+        for post in (exc, inh):
+            sim.Projection(ext, post, sim.FixedProbabilityConnector(0.01, rng=rng),
+                           sim.StaticSynapse(weight=0.1, delay=0.2), receptor_type="excitatory")
     exc.record("spikes")
     inh.record("spikes")
     return exc, {"spiking": (exc, inh)}
@@ -120,8 +133,24 @@ def w4(sim, backend, size, t_stop, connector="FixedProbability"):
     return cells, {"synapses": prj.size(), "build_only": True}
 
 
-WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4,
-             "W4n": lambda *a: w4(*a, connector="FixedNumberPre")}
+def w5(sim, backend, size, t_stop):
+    n = size or 1000
+    _setup(sim, backend, min_delay=0.1, max_delay=1.0)
+    src = sim.Population(1000, sim.SpikeSourcePoisson(rate=10.0))
+    cells = sim.Population(n, sim.IF_curr_exp(i_offset=0.5, tau_refrac=2.0))
+    stdp = sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.01,
+                                            A_minus=0.012),
+        weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=0.5),
+        weight=0.1, delay=1.0)
+    prj = sim.Projection(src, cells, sim.FixedProbabilityConnector(0.1,
+                         rng=sim.NumpyRNG(seed=11)), stdp, receptor_type="excitatory")
+    cells.record("spikes")
+    return cells, {"spiking": (cells,), "plastic": prj}
+
+
+WORKLOADS = {"W1": w1, "W2": w2, "W2c": lambda *a: w2(*a, coba=True), "W3": w3, "W4": w4,
+             "W4n": lambda *a: w4(*a, connector="FixedNumberPre"), "W5": w5}
 
 
 def main():
@@ -149,6 +178,9 @@ def main():
     out.update(info)
     out["total_s"] = time.perf_counter() - T0
     out["peak_rss_mib"] = _rss()
+    if "plastic" in out:  # after the timings: a check that both backends learnt alike
+        w = out.pop("plastic").get("weight", format="list", with_address=False)
+        out["w_mean"] = float(sum(w) / len(w))
     print(json.dumps(out))
     sim.end()
 
