@@ -135,6 +135,22 @@ def nest_safe_spike_times(t_stop):
     return t[np.round(t - MIN_DELAY, 10) == t - MIN_DELAY]
 
 
+def start_with_sources(backend, seed, t_stop, n_src, counts):
+    """setup() of `backend` (pyNN.nest with on-grid spikes; dt = min_delay = 0.1 ms,
+    max_delay 4 ms), a numpy generator seeded with `seed`, and `n_src` SpikeSourceArrays
+    with counts[0] <= k < counts[1] NEST-safe grid times each. Returns (sim, rng, sources).
+    """
+    sim = importlib.import_module(backend)
+    extra = {"spike_precision": "on_grid"} if backend == "pyNN.nest" else {}
+    sim.setup(timestep=DT, min_delay=MIN_DELAY, max_delay=4.0, **extra)
+    rng = np.random.default_rng(seed)
+    grid = nest_safe_spike_times(t_stop)
+    times = [np.sort(rng.choice(grid, size=rng.integers(*counts), replace=False))
+             for _ in range(n_src)]
+    src = sim.Population(n_src, sim.SpikeSourceArray(spike_times=[list(t) for t in times]))
+    return sim, rng, src
+
+
 def build_network(sim, backend, seed):
     """The random network; returns (populations to record, projections, extra results)."""
     rng = np.random.default_rng(seed)

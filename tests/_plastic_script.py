@@ -11,25 +11,17 @@ Tsodyks-Markram synapses (depressing excitatory, facilitating inhibitory). Conne
 drawn here with numpy and passed as lists, so both backends get identical networks.
 """
 
-import importlib
 import sys
 
 import numpy as np
-from _network_script import nest_safe_spike_times, on_grid
+from _network_script import on_grid, start_with_sources
 
 T = 300.0
 
 
 def main(backend, seed, out):
-    sim = importlib.import_module(backend)
-    extra = {"spike_precision": "on_grid"} if backend == "pyNN.nest" else {}
-    sim.setup(timestep=0.1, min_delay=0.1, max_delay=4.0, **extra)
-    rng = np.random.default_rng(seed)
     n_src, n = 20, 10
-    grid = nest_safe_spike_times(T)
-    times = [np.sort(rng.choice(grid, size=rng.integers(8, 25), replace=False))
-             for _ in range(n_src)]
-    src = sim.Population(n_src, sim.SpikeSourceArray(spike_times=[list(t) for t in times]))
+    sim, rng, src = start_with_sources(backend, seed, T, n_src, (8, 25))
 
     def cells():
         return sim.Population(n, sim.IF_curr_exp(

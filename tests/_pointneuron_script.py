@@ -7,25 +7,17 @@ CurrExpPostSynapticResponse receptors (iaf_psc_exp_multisynapse), driven by on-g
 times through every receptor and by offset currents that make them fire.
 """
 
-import importlib
 import sys
 
 import numpy as np
-from _network_script import nest_safe_spike_times, on_grid
+from _network_script import on_grid, start_with_sources
 
 T = 300.0
 
 
 def main(backend, seed, out):
-    sim = importlib.import_module(backend)
-    extra = {"spike_precision": "on_grid"} if backend == "pyNN.nest" else {}
-    sim.setup(timestep=0.1, min_delay=0.1, max_delay=4.0, **extra)
-    rng = np.random.default_rng(seed)
     n, n_src = 6, 12
-    grid = nest_safe_spike_times(T)
-    times = [np.sort(rng.choice(grid, size=rng.integers(10, 30), replace=False))
-             for _ in range(n_src)]
-    src = sim.Population(n_src, sim.SpikeSourceArray(spike_times=[list(t) for t in times]))
+    sim, rng, src = start_with_sources(backend, seed, T, n_src, (10, 30))
     adex = sim.Population(n, sim.PointNeuron(
         sim.AdExp(tau_m=10.0, v_rest=-60.0, i_offset=0.3, tau_refrac=2.0),
         AMPA=sim.AlphaPSR(tau_syn=1.0, e_syn=0.0),

@@ -8,25 +8,17 @@ on-grid delays, and a LeakyIntegrator readout of the spiking cells. Connectivity
 drawn here with numpy and passed as lists, so both backends get identical networks.
 """
 
-import importlib
 import sys
 
 import numpy as np
-from _network_script import leaky_celltype, nest_safe_spike_times, on_grid
+from _network_script import leaky_celltype, on_grid, start_with_sources
 
 T = 200.0
 
 
 def main(backend, seed, out):
-    sim = importlib.import_module(backend)
-    extra = {"spike_precision": "on_grid"} if backend == "pyNN.nest" else {}
-    sim.setup(timestep=0.1, min_delay=0.1, max_delay=4.0, **extra)
-    rng = np.random.default_rng(seed)
     n_src, n = 30, 60
-    grid = nest_safe_spike_times(T)
-    times = [np.sort(rng.choice(grid, size=rng.integers(5, 30), replace=False))
-             for _ in range(n_src)]
-    src = sim.Population(n_src, sim.SpikeSourceArray(spike_times=[list(t) for t in times]))
+    sim, rng, src = start_with_sources(backend, seed, T, n_src, (5, 30))
     cells = sim.Population(n, sim.IF_curr_exp(
         v_rest=rng.uniform(-70, -60, n), v_reset=rng.uniform(-72, -65, n),
         v_thresh=rng.uniform(-55, -50, n), cm=rng.uniform(0.2, 1.0, n),

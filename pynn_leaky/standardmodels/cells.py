@@ -117,6 +117,18 @@ class LeakyIntegrator(StandardCellType):
         )
 
 
+IF_CHECKS = {
+    "v_rest": _FINITE,
+    "cm": _POSITIVE,
+    "tau_m": _POSITIVE,
+    "tau_refrac": _NON_NEGATIVE,
+    "i_offset": _FINITE,
+    "v_reset": _FINITE,
+    "v_thresh": _FINITE,
+}
+"""Parameter checks of a leaky integrate-and-fire membrane (without its synapses)."""
+
+
 class IF_curr_exp(cells.IF_curr_exp):
     __doc__ = cells.IF_curr_exp.__doc__ + """
     On pynn_leaky: exact integration as NEST's iaf_psc_exp (threshold checked at the end of
@@ -129,17 +141,7 @@ class IF_curr_exp(cells.IF_curr_exp):
     method = "exp_auto"
     weight_units = "nA"
     relations = (("v_reset", "<", "v_thresh"),)
-    checks = {
-        "v_rest": _FINITE,
-        "cm": _POSITIVE,
-        "tau_m": _POSITIVE,
-        "tau_refrac": _NON_NEGATIVE,
-        "tau_syn_E": _POSITIVE,
-        "tau_syn_I": _POSITIVE,
-        "i_offset": _FINITE,
-        "v_reset": _FINITE,
-        "v_thresh": _FINITE,
-    }
+    checks = {**IF_CHECKS, "tau_syn_E": _POSITIVE, "tau_syn_I": _POSITIVE}
     initial_checks = {"v": _FINITE, "isyn_exc": _FINITE, "isyn_inh": _FINITE}
 
     @classmethod
@@ -172,15 +174,7 @@ class IF_curr_delta(cells.IF_curr_delta):
     method = "exp_auto"
     weight_units = "mV"
     relations = (("v_reset", "<", "v_thresh"),)
-    checks = {
-        "v_rest": _FINITE,
-        "cm": _POSITIVE,
-        "tau_m": _POSITIVE,
-        "tau_refrac": _NON_NEGATIVE,
-        "i_offset": _FINITE,
-        "v_reset": _FINITE,
-        "v_thresh": _FINITE,
-    }
+    checks = IF_CHECKS
     initial_checks = {"v": _FINITE}
 
     @classmethod

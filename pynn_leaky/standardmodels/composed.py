@@ -17,15 +17,22 @@ from pyNN.parameters import ParameterSpace
 from pyNN.standardmodels import build_translations, cells, receptors
 
 from ..engine import _multisynapse as _multi
-from .cells import _FINITE, _NON_NEGATIVE, _POSITIVE, _identity, _steps, check_relations
+from .cells import (
+    _FINITE,
+    _NON_NEGATIVE,
+    _POSITIVE,
+    IF_CHECKS,
+    _identity,
+    _steps,
+    check_relations,
+)
 
 
 class LIF(cells.LIF):
     __doc__ = cells.LIF.__doc__
     translations = _identity(*cells.LIF.default_parameters)
     recordable = ["spikes", "v"]
-    checks = {"cm": _POSITIVE, "tau_refrac": _NON_NEGATIVE, "v_reset": _FINITE,
-              "v_rest": _FINITE, "tau_m": _POSITIVE, "i_offset": _FINITE, "v_thresh": _FINITE}
+    checks = IF_CHECKS
     relations = (("v_reset", "<", "v_thresh"),)
 
 
