@@ -1,6 +1,7 @@
 """setup(), end(), run() and friends."""
 
 import math
+import warnings
 
 import jax
 from pyNN import common, errors
@@ -51,7 +52,9 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         Spread the network over several devices (``jax.sharding``): an int N takes the
         first N devices of JAX's default platform. None: one (the default) device.
     extra_params
-        ``stdp_history`` (int, default 64): postsynaptic spikes kept per cell for STDP
+        ``spike_precision`` ('on_grid', default, or 'off_grid': SpikeSourceArrays then
+        record the exact times given; neurons stay on the grid). ``stdp_history`` (int,
+        default 64): postsynaptic spikes kept per cell for STDP
         pairing (at least the delay ring's length is kept; older ones are applied to the
         synapses that still need them when dropped, see README). Options of other
         backends (e.g. ``threads``) are accepted and ignored; the common misspellings
@@ -83,6 +86,17 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
             f"chunk_steps = {chunk_steps!r} is not allowed: it must be an integer >= 1"
         )
     devices = _devices(devices)
+    precision_of_spikes = extra_params.get("spike_precision", "on_grid")
+    if precision_of_spikes not in ("on_grid", "off_grid"):
+        raise errors.InvalidParameterValueError(
+            f"spike_precision = {precision_of_spikes!r} is not allowed: use 'on_grid' or "
+            "'off_grid'")
+    if precision_of_spikes == "off_grid":
+        warnings.warn(
+            "spike_precision='off_grid': pynn_leaky has no precise-spike-time neuron models; "
+            "neurons stay on the time grid, and SpikeSourceArrays record the exact times "
+            "they were given (their spikes act at the end of the step they fall in)",
+            stacklevel=2)
     history = extra_params.get("stdp_history", 64)
     if not (isinstance(history, int) and not isinstance(history, bool) and history >= 1):
         raise errors.InvalidParameterValueError(
@@ -103,6 +117,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     state.chunk_steps = chunk_steps
     state.devices = devices
     state.stdp_history = history
+    state.spike_precision = precision_of_spikes
     # Several processes (jax.distributed.initialize() called before setup()) answer truthfully.
     state.mpi_rank = jax.process_index()
     state.num_processes = jax.process_count()

@@ -191,7 +191,13 @@ class Recorder(recording.Recorder):
     def _get_spiketimes(self, ids, clear=False):
         all_ids, steps = self._spike_arrays()
         mask = np.isin(all_ids, np.asarray(ids, dtype=np.int64))
-        return all_ids[mask], steps[mask] * self._simulator.state.dt
+        all_ids, steps = all_ids[mask], steps[mask]
+        state = self._simulator.state
+        if state.spike_precision == "off_grid" and \
+                getattr(self.population.celltype, "exact_spike_times", None):
+            return all_ids, self.population.celltype.exact_spike_times(
+                self.population, all_ids, steps, state.dt)
+        return all_ids, steps * state.dt
 
     def _spike_arrays(self):
         if not self._spikes:

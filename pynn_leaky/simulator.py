@@ -42,6 +42,7 @@ class State(common.control.BaseState):
         self.chunk_steps = 1000
         self.devices = None  # None: JAX's default device; else the list given to setup()
         self.stdp_history = 64  # postsynaptic spikes kept per cell for STDP
+        self.spike_precision = "on_grid"  # "off_grid": SpikeSourceArrays record exact times
         self.clear()
 
     # -- registry --------------------------------------------------------------------

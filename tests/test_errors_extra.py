@@ -202,3 +202,24 @@ def test_off_grid_run_duration_warns_and_stops_on_the_nearest_step():
     sim.run(5.0)  # on the grid: no warning (warnings are errors in this suite)
     assert sim.get_current_time() == pytest.approx(15.0)
     sim.end()
+
+
+def test_off_grid_spike_precision_records_given_source_times():
+    with pytest.warns(UserWarning, match="no precise-spike-time neuron models"):
+        sim.setup(timestep=0.05, spike_precision="off_grid")
+    src = sim.Population(2, sim.SpikeSourceArray(
+        spike_times=[[0.075, 10.025, 10.03, 12.34], [3.0]]))
+    cell = sim.Population(1, sim.LeakyIntegrator())
+    sim.Projection(src, cell, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.0))
+    src.record("spikes")
+    cell.record("isyn_exc")
+    sim.run(20.0)
+    trains = src.get_data().segments[0].spiketrains
+    np.testing.assert_array_equal(np.asarray(trains[0]), [0.075, 10.025, 10.03, 12.34])
+    np.testing.assert_array_equal(np.asarray(trains[1]), [3.0])
+    # the network still works on the grid: 0.075 acts at 0.1 ms, arriving 1 ms later
+    isyn = cell.get_data().segments[0].filter(name="isyn_exc")[0].magnitude[:, 0]
+    assert isyn[21] == 0.0 and isyn[22] == pytest.approx(1.0)
+    sim.end()
+    with pytest.raises(errors.InvalidParameterValueError, match="spike_precision = 'exact'"):
+        sim.setup(spike_precision="exact")

@@ -460,6 +460,27 @@ class SpikeSourceArray(cells.SpikeSourceArray):
     translations = _identity("spike_times")
     checks = {}
 
+    @staticmethod
+    def exact_spike_times(population, ids, steps, dt):
+        """The given times of recorded spikes (ids, steps): spike j of a cell in a step
+        is that cell's j-th given time falling in the step (setup(spike_precision=
+        'off_grid'))."""
+        times = steps * dt
+        seqs = np.broadcast_to(np.asarray(population._parameters["spike_times"],
+                                          dtype=object), (population.size,))
+        first = int(population.first_id)
+        for cell in np.unique(ids):
+            given = np.sort(np.asarray(getattr(seqs[cell - first], "value",
+                                               seqs[cell - first]), float))
+            given_steps = np.ceil(given / dt - 1e-6).astype(np.int64)
+            where = np.flatnonzero(ids == cell)
+            for i in where:  # the spikes of one cell are few; keep the order of steps
+                match = np.flatnonzero(given_steps == steps[i])
+                rank = np.count_nonzero(steps[where[where < i]] == steps[i])
+                if rank < match.size:
+                    times[i] = given[match[rank]]
+        return times
+
 
 _WINDOW = """
     It emits in the steps after ``start`` up to ``start + duration`` (both rounded to the
