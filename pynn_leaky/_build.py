@@ -683,6 +683,14 @@ def _post_values(prj, name):
     return out
 
 
+def current(state):
+    """The engine network of `state`, (re)built first if the host network changed."""
+    if state.changed or state.network is None:
+        state.network = build(state, state.network)
+        state.changed = False
+    return state.network
+
+
 def build(state, old):
     """Build (or rebuild) the engine network, carrying over the current state if any."""
     for prj in state.projections:

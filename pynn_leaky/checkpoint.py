@@ -25,10 +25,7 @@ def _network():
     state = simulator.state
     if not state.initialized:
         raise RuntimeError("pynn_leaky: call setup() and build the network before checkpoints")
-    if state.changed or state.network is None:
-        state.network = _build.build(state, state.network)
-        state.changed = False
-    return state.network
+    return _build.current(state)
 
 
 def _fingerprint(net):

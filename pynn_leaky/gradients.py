@@ -27,10 +27,7 @@ def differentiable(duration):
     state = simulator.state
     if not state.initialized:
         raise RuntimeError("pynn_leaky: call setup() before differentiable()")
-    if state.changed or state.network is None:
-        state.network = _build.build(state, state.network)
-        state.changed = False
-    net = state.network
+    net = _build.current(state)
     if net.plastic_layout is not None:
         raise NotImplementedError(
             "differentiable(): the network has plastic synapses (STDP, Tsodyks-Markram or "

@@ -129,9 +129,7 @@ class State(common.control.BaseState):
         traces = {id(s): _trace_length(s) for s in self.current_sources}
         try:
             with interrupts:
-                if self.changed or self.network is None:
-                    self.network = _build.build(self, self.network)
-                    self.changed = False
+                _build.current(self)
                 self.running = True
                 self.network.start_recording(self)
                 self.network.advance(self, n_steps)

@@ -83,10 +83,7 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
                 full[where] = value
                 overrides[b].setdefault(id(root), {})[name] = full
 
-    if state.changed or state.network is None:
-        state.network = _build.build(state, state.network)
-        state.changed = False
-    net = state.network
+    net = _build.current(state)
     groups = _stack([net._group_params(o) for o in overrides]) if parameters \
         else net.params.groups
     # Random sources (rate, start, ...) given per trial: one source table per trial.

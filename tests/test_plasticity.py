@@ -143,6 +143,16 @@ def _weights(prj):
     return np.array([c[2] for c in prj.get("weight", format="list")])
 
 
+def _learnt_weights(duration):
+    """The STDP weights of _stdp_network after one uninterrupted run of `duration`."""
+    sim.setup(timestep=DT, rng_seed=5)
+    prj, _, _ = _stdp_network()
+    sim.run(duration)
+    weights = _weights(prj)
+    sim.end()
+    return weights
+
+
 def test_split_runs_equal_one_run_and_reset_restores_weights():
     sim.setup(timestep=DT, rng_seed=5)
     prj, _, cells = _stdp_network()
@@ -162,11 +172,7 @@ def test_split_runs_equal_one_run_and_reset_restores_weights():
 
 
 def test_rebuild_during_a_run_keeps_learnt_weights():
-    sim.setup(timestep=DT, rng_seed=5)
-    prj, _, cells = _stdp_network()
-    sim.run(300.0)
-    whole = _weights(prj)
-    sim.end()
+    whole = _learnt_weights(300.0)
 
     sim.setup(timestep=DT, rng_seed=5)
     prj, _, cells = _stdp_network()
@@ -191,11 +197,7 @@ def test_set_weight_during_a_run_replaces_learnt_value():
 
 
 def test_checkpoint_round_trip_with_plastic_synapses(tmp_path):
-    sim.setup(timestep=DT, rng_seed=5)
-    prj, tm, cells = _stdp_network()
-    sim.run(250.0)
-    whole = _weights(prj)
-    sim.end()
+    whole = _learnt_weights(250.0)
 
     sim.setup(timestep=DT, rng_seed=5)
     prj, tm, cells = _stdp_network()

@@ -319,30 +319,27 @@ def _eif_parameters(cls, p, dt):
     )
 
 
-class EIF_cond_exp_isfa_ista(cells.EIF_cond_exp_isfa_ista):
-    __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__ + _EIF_DOC.format(nest="aeif_cond_exp")
+class _EIF:
+    """What the two EIF cell types share (NEST's aeif_cond_exp / aeif_cond_alpha)."""
 
+    method = "rkf45"
+    weight_units = "uS"
+    relations = (("v_spike", ">=", "v_thresh"), ("v_reset", "<", "v_spike"))
+    checks = _EIF_CHECKS
+    initial_checks = _EIF_INITIAL_CHECKS
+    engine_parameters = classmethod(_eif_parameters)
+
+
+class EIF_cond_exp_isfa_ista(_EIF, cells.EIF_cond_exp_isfa_ista):
+    __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__ + _EIF_DOC.format(nest="aeif_cond_exp")
     translations = _identity(*cells.EIF_cond_exp_isfa_ista.default_parameters)
     engine_model = "aeif_cond_exp"
-    method = "rkf45"
-    weight_units = "uS"
-    relations = (("v_spike", ">=", "v_thresh"), ("v_reset", "<", "v_spike"))
-    checks = _EIF_CHECKS
-    initial_checks = _EIF_INITIAL_CHECKS
-    engine_parameters = classmethod(_eif_parameters)
 
 
-class EIF_cond_alpha_isfa_ista(cells.EIF_cond_alpha_isfa_ista):
+class EIF_cond_alpha_isfa_ista(_EIF, cells.EIF_cond_alpha_isfa_ista):
     __doc__ = cells.EIF_cond_alpha_isfa_ista.__doc__ + _EIF_DOC.format(nest="aeif_cond_alpha")
-
     translations = _identity(*cells.EIF_cond_alpha_isfa_ista.default_parameters)
     engine_model = "aeif_cond_alpha"
-    method = "rkf45"
-    weight_units = "uS"
-    relations = (("v_spike", ">=", "v_thresh"), ("v_reset", "<", "v_spike"))
-    checks = _EIF_CHECKS
-    initial_checks = _EIF_INITIAL_CHECKS
-    engine_parameters = classmethod(_eif_parameters)
 
 
 class HH_cond_exp(cells.HH_cond_exp):
