@@ -37,8 +37,7 @@ class SynapseLayout(NamedTuple):
 
 def read_slot(buffer, k, layout: SynapseLayout):
     """Arrivals at step k, shape (n_target,). The slot is cleared by :func:`clear_slot`."""
-    start = (k % layout.ring) * layout.n_target
-    return lax.dynamic_slice(buffer, (start,), (layout.n_target,))
+    return _slot_ops(layout.n_target, layout.mode)[0](buffer, (k % layout.ring) * layout.n_target)
 
 
 def clear_slot(buffer, k, layout: SynapseLayout):
@@ -47,8 +46,46 @@ def clear_slot(buffer, k, layout: SynapseLayout):
     Within one step all writes to the buffer (this clear, then :func:`deliver`) come
     before the read: XLA then updates the buffer in place instead of copying it.
     """
-    start = (k % layout.ring) * layout.n_target
-    return lax.dynamic_update_slice(buffer, jnp.zeros((layout.n_target,), buffer.dtype), (start,))
+    return _slot_ops(layout.n_target, layout.mode)[1](buffer, (k % layout.ring) * layout.n_target)
+
+
+@lru_cache(maxsize=64)
+def _slot_ops(n: int, mode: str):
+    """Read and clear one slot of ``n`` values at a flat offset.
+
+    In event mode, under ``jax.vmap`` over trials sharing the step (batched buffer, one
+    offset), both stay a plain slice of the (trials, L * n) buffer: JAX's generic rule
+    would turn the clear into a scatter that XLA cannot do in place, copying the whole
+    ring every step. Dense mode (differentiable) keeps the plain operations, which
+    reverse-mode autodiff needs.
+    """
+
+    def plain_read(buffer, start):
+        return lax.dynamic_slice(buffer, (start,), (n,))
+
+    def plain_clear(buffer, start):
+        return lax.dynamic_update_slice(buffer, jnp.zeros((n,), buffer.dtype), (start,))
+
+    def batched(plain, rows):
+        def rule(axis_size, in_batched, buffer, start):
+            buffer_b, start_b = in_batched
+            if start_b:  # per-trial offsets: the generic rule
+                axes = (0 if buffer_b else None, 0)
+                return jax.vmap(plain, in_axes=axes)(buffer, start), True
+            if not buffer_b:
+                buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
+            return rows(buffer, start.astype(jnp.int32), axis_size), True
+        return rule
+
+    if mode == "dense":
+        return plain_read, plain_clear
+    read = jax.custom_batching.custom_vmap(plain_read)
+    read.def_vmap(batched(plain_read, lambda b, start, m: lax.dynamic_slice(
+        b, (jnp.int32(0), start), (m, n))))
+    clear = jax.custom_batching.custom_vmap(plain_clear)
+    clear.def_vmap(batched(plain_clear, lambda b, start, m: lax.dynamic_update_slice(
+        b, jnp.zeros((m, n), b.dtype), (jnp.int32(0), start))))
+    return read, clear
 
 
 def presynaptic(table: SynapseTable, layout: SynapseLayout):
@@ -105,16 +142,17 @@ def _event_delivery(layout: SynapseLayout):
             buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
         if not counts_b:
             counts = jnp.broadcast_to(counts, (axis_size,) + counts.shape)
-        out = _deliver_events(table, buffer.reshape(-1), counts.reshape(-1), k, offset,
-                              layout, axis_size)
-        return out.reshape(axis_size, -1), True
+        # The buffer stays (trials, L * n_target): reshaping it to one flat array inside
+        # the step loop would make XLA copy the whole ring every step.
+        return _deliver_events(table, buffer, counts.reshape(-1), k, offset, layout,
+                               axis_size), True
 
     return deliver
 
 
 def _deliver_events(table, buffer, counts, k, offset, layout, trials):
-    """Event-driven delivery into ``buffer`` (trials * L * n_target) of ``counts``
-    (trials * n_pre): ``trials`` copies of one network, side by side.
+    """Event-driven delivery into ``buffer`` (L * n_target, or (trials, L * n_target)) of
+    ``counts`` (trials * n_pre): ``trials`` copies of one network, side by side.
 
     The spiking cells are found without a loop over cells or spikes: one pass packs
     "count > 0" into 32-bit words, and the j-th spiking cell (in index order) is read off
@@ -146,9 +184,13 @@ def _deliver_events(table, buffer, counts, k, offset, layout, trials):
         valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
         w = rows(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
         idx = base + rows(offset, start)  # < 2 * size: delay < ring
-        idx = jnp.where(idx >= size, idx - size, idx) + (trial * size)[:, None]
-        idx = jnp.where(valid, idx, trials * size)  # out of bounds: dropped
-        return buf.at[idx.ravel()].add(jnp.where(valid, w, 0.0).ravel(), mode="drop")
+        idx = jnp.where(idx >= size, idx - size, idx)
+        idx = jnp.where(valid, idx, size).ravel()  # out of bounds: dropped
+        w = jnp.where(valid, w, 0.0).ravel()
+        if buf.ndim == 1:
+            return buf.at[idx].add(w, mode="drop")
+        trial = jnp.broadcast_to(trial[:, None], valid.shape).ravel()
+        return buf.at[trial, idx].add(w, mode="drop")
 
     buffer = batch(buffer, 0)
     return lax.while_loop(
