@@ -235,21 +235,28 @@ def _prepare(layout: Layout, params: Params):
         MODELS[g.model].prepare(p, params.dt, g.method)
         for g, p in zip(layout.groups, params.groups)
     )
-    cdf = _sources.poisson_cdf(params.poisson.rate, params.dt, layout.poisson_terms)
+    cdf = None if params.poisson.shape is None else _sources.poisson_cdf(
+        params.poisson.rate, params.dt, layout.poisson_terms)
     syn = layout.synapses
     return props, cdf, _synapses.prepare(params.synapses, syn)
 
 
-def _uniforms(layout: Layout, params: Params, k0, n_steps: int):
-    """Poisson uniforms of the steps emitted by a chunk starting at k0 (k0 + 1, ...)."""
+def _source_draws(layout: Layout, params: Params, k0, n_steps: int):
+    """The random sources' draws (n_steps, n_poisson) for the steps emitted by a chunk
+    starting at k0 (k0 + 1, ...): spike counts when all are plain Poisson sources, else
+    uniforms (see :mod:`._sources`)."""
     key = jax.random.fold_in(jax.random.wrap_key_data(params.key), _POISSON)
+    if params.poisson.shape is None:
+        dtype = jnp.uint8 if layout.poisson_terms < 64 else jnp.int32  # < 64: rate dt < 30
+        return _sources.block_counts(key, params.poisson.rate, params.dt, k0 + 1, n_steps,
+                                     dtype)
     return _sources.poisson_uniforms(key, k0 + 1, n_steps, layout.n_poisson)
 
 
 def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     """Advance the whole network from step k to step k + 1; return (state, values).
 
-    ``u`` (n_poisson,) are the Poisson sources' uniforms for step k + 1; ``values``
+    ``u`` (n_poisson,) are the random sources' draws for step k + 1; ``values``
     (n_current_sources,) nA are the current sources' values held over the step.
     ``first_bad`` is left to :func:`_check_finite`.
     """
@@ -373,7 +380,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     runs of any length reuse one compiled program and no step is wasted.
     """
     prepared = _prepare(layout, params)
-    uniforms = _uniforms(layout, params, k0, layout.chunk)
+    uniforms = _source_draws(layout, params, k0, layout.chunk)
     pack = _one_spike_per_step(layout)
     # Recorded values and the finite check read the state at the *start* of an
     # iteration (the loop carry, already in memory): taken from the step's results, they
@@ -432,7 +439,7 @@ def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
     loss on the outputs with respect to ``params`` works (weights, tau, R, ...).
     """
     prepared = _prepare(layout, params)
-    uniforms = _uniforms(layout, params, k0, n_steps)
+    uniforms = _source_draws(layout, params, k0, n_steps)
 
     def body(st, xs):
         j, u = xs

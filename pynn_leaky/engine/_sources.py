@@ -4,8 +4,18 @@ A source "emits at step k" when its spike carries the time t_k = k * dt, i.e. it
 happened during (t_{k-1}, t_k] (NEST's convention). Emissions are integer counts, so
 two spikes of one source in one step are both delivered.
 
-Random sources draw one uniform number per step each (drawn a chunk at a time, see
-:func:`poisson_uniforms`) and carry an integer ``phase``:
+When all random sources are plain Poisson sources (SpikeSourcePoisson), their spikes
+are drawn by events, not by steps (:func:`block_counts`): time is cut into blocks of
+``BLOCK`` steps, counted from step 0, and each source draws its number of events in a
+block, Poisson(rate * BLOCK dt), then each event's step, uniform over the block. That is
+exactly a Poisson process binned into steps (independent Poisson(rate dt) counts), for
+about (1 + the largest count) random numbers per source and block instead of one per
+source and step. A block's draws depend only on the key, the block's index and the
+rates, so a run split anywhere draws the same spikes; a changed rate draws the rest of
+the block afresh (independently: the rates are folded into the block's key).
+
+Otherwise every random source draws one uniform number per step (drawn a chunk at a
+time, see :func:`poisson_uniforms`) and carries an integer ``phase``:
 
 * Poisson (SpikeSourcePoisson): the spike count of a step is Poisson(rate dt); no phase.
 * gamma of integer shape a (SpikeSourceGamma): a spike every a-th event of a Poisson
@@ -26,6 +36,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 
 class ScheduleTable(NamedTuple):
@@ -93,11 +104,69 @@ def poisson_uniforms(key, first_step, n_steps: int, n: int):
     )(steps)
 
 
-def poisson_counts(params: PoissonParams, cdf, u, k):
-    """Spike counts (n,) int32 at step ``k`` by inverting the Poisson CDF with uniforms u."""
-    count = jnp.sum(u[:, None] > cdf[:, :-1], axis=1).astype(jnp.int32)
-    active = (k > params.start) & (k <= params.stop)
-    return jnp.where(active, count, 0)
+BLOCK = 256
+"""Steps per block of :func:`block_counts` (a constant: the spikes must not depend on how
+runs are cut into chunks)."""
+
+
+def _rate_digest(rate):
+    """A uint32 digest of the rates: blocks drawn at other rates use other numbers."""
+    bits = lax.bitcast_convert_type(rate.astype(jnp.float64), jnp.uint32)  # (n, 2)
+    i = jnp.arange(rate.shape[0], dtype=jnp.uint32)
+    mixed = bits[:, 0] * (2 * i + 1) * jnp.uint32(0x9E3779B1) ^ bits[:, 1] * (
+        2 * i + 3) * jnp.uint32(0x85EBCA77)
+    return jnp.sum(mixed, dtype=jnp.uint32)
+
+
+def _poisson_inverse(u, lam):
+    """The smallest j with P(X <= j) >= u, X ~ Poisson(lam), for each element.
+
+    The terms are summed in log space (no underflow of exp(-lam) at large lam) until
+    every count is found; the loop runs as many times as the largest count.
+    """
+    cap = lam + 40.0 * jnp.sqrt(lam) + 100.0  # beyond any tail a float64 uniform reaches
+    logp = -lam
+    total = jnp.exp(logp)
+
+    def body(c):
+        j, logp, total, go = c
+        j = j + go.astype(jnp.int32)
+        logp = jnp.where(go, logp + jnp.log(lam) - jnp.log(j.astype(lam.dtype)), logp)
+        total = jnp.where(go, total + jnp.exp(logp), total)
+        return j, logp, total, go & (u > total) & (j < cap)
+
+    j0 = jnp.zeros(u.shape, jnp.int32)
+    go = (u > total) & (lam > 0)
+    return lax.while_loop(lambda c: jnp.any(c[3]), body, (j0, logp, total, go))[0]
+
+
+def block_counts(key, rate, dt, first_step, n_steps: int, dtype):
+    """Spike counts (n_steps, n) of plain Poisson sources in steps first_step,
+    first_step + 1, ... (see the module's docstring); ``dtype`` holds any one count."""
+    n = rate.shape[0]
+    lam = rate.astype(jnp.float64) * dt * 1e-3 * BLOCK  # mean events per block
+    key = jax.random.fold_in(key, _rate_digest(rate))
+    g0 = first_step - 1  # steps g + 1 with g // BLOCK == b form block b
+    b0 = g0 // BLOCK
+    n_blocks = (n_steps + 2 * BLOCK - 2) // BLOCK  # static: enough for any alignment
+    cells = jnp.arange(n)
+
+    def block(b):
+        kb = jax.random.fold_in(key, b)
+        events = _poisson_inverse(
+            jax.random.uniform(jax.random.fold_in(kb, 0), (n,), jnp.float64), lam)
+
+        def place(c):
+            r, counts = c
+            u = jax.random.uniform(jax.random.fold_in(kb, r + 1), (n,), jnp.float64)
+            step = jnp.minimum((u * BLOCK).astype(jnp.int32), BLOCK - 1)
+            return r + 1, counts.at[step, cells].add((r < events).astype(dtype))
+
+        return lax.while_loop(lambda c: c[0] < jnp.max(events, initial=0), place,
+                              (jnp.asarray(0, jnp.int32), jnp.zeros((BLOCK, n), dtype)))[1]
+
+    counts = jax.vmap(block)(b0 + jnp.arange(n_blocks)).reshape(n_blocks * BLOCK, n)
+    return lax.dynamic_slice_in_dim(counts, g0 - b0 * BLOCK, n_steps)
 
 
 def init_phase(n: int):
@@ -108,11 +177,13 @@ def init_phase(n: int):
 def random_counts(params: PoissonParams, cdf, u, k, phase):
     """Spike counts (n,) int32 of the random sources at step ``k``, and their new phase.
 
-    ``u`` (n,) are the step's uniforms in [0, 1), ``cdf`` the Poisson CDF of ``rate``.
+    Plain Poisson sources (``params.shape`` None): ``u`` (n,) are the step's event
+    counts from :func:`block_counts`. Otherwise ``u`` are the step's uniforms in [0, 1)
+    and ``cdf`` the Poisson CDF of ``rate`` (:func:`poisson_cdf`).
     """
-    if params.shape is None:
-        return poisson_counts(params, cdf, u, k), phase
     active = (k > params.start) & (k <= params.stop)
+    if params.shape is None:
+        return jnp.where(active, u.astype(jnp.int32), 0), phase
     fresh = phase < 0
     shape, dead, hazard = params.shape, params.dead, params.hazard.astype(u.dtype)
     has_dead = dead >= 0

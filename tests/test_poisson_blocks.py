@@ -1,0 +1,102 @@
+"""Plain Poisson sources drawn by events per block of steps (engine._sources.block_counts).
+
+The spike counts of a step must be independent Poisson(rate dt) numbers whatever the
+rate, the block boundaries and the way a run is split. Tolerances are 5 standard errors
+of each estimate, computed from the sample sizes written next to them.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+import pynn_leaky as sim
+from pynn_leaky.engine import _sources
+
+DT = 0.1
+BLOCK = _sources.BLOCK
+
+
+def _counts(rate, first_step, n_steps, seed=3, dtype=jnp.int32):
+    key = jax.random.key(seed)
+    return np.asarray(_sources.block_counts(key, jnp.asarray(rate, jnp.float64),
+                                            jnp.float64(DT), first_step, n_steps, dtype))
+
+
+@pytest.mark.parametrize("rate", [2.0, 20.0, 2000.0, 50000.0])
+def test_counts_per_step_are_poisson(rate):
+    """Mean and variance of the per-step count equal lam = rate dt (200 sources x 20 000
+    steps); for lam >= 0.2 the whole distribution (chi-square against Poisson(lam))."""
+    n, steps = 200, 20000
+    c = _counts(np.full(n, rate), 1, steps)
+    lam = rate * DT * 1e-3
+    m = c.size
+    assert abs(c.mean() - lam) < 5 * np.sqrt(lam / m)
+    # var of the sample variance of Poisson counts: (lam + 2 lam^2) / m (fourth cumulant)
+    assert abs(c.var() - lam) < 5 * np.sqrt((lam + 2 * lam**2) / m)
+    if lam >= 0.2:
+        ks = np.arange(int(lam + 6 * np.sqrt(lam) + 2))
+        observed = np.array([np.count_nonzero(c == k) for k in ks[:-1]]
+                            + [np.count_nonzero(c >= ks[-1])])
+        pmf = stats.poisson.pmf(ks[:-1], lam)
+        expected = m * np.append(pmf, 1 - pmf.sum())
+        keep = expected > 20
+        chi2 = np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep])
+        assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-6
+
+
+def test_counts_of_different_steps_are_independent():
+    """Correlation of the counts of steps 1 and 255 apart and across a block boundary
+    (2000 sources x 4 blocks at 400 Hz): |r| < 5 / sqrt(samples)."""
+    n, steps = 2000, 4 * BLOCK
+    c = _counts(np.full(n, 400.0), 1, steps).astype(float)
+    for lag in (1, BLOCK - 1, BLOCK):
+        x, y = c[:-lag].ravel(), c[lag:].ravel()
+        r = np.corrcoef(x, y)[0, 1]
+        assert abs(r) < 5 / np.sqrt(x.size), lag
+    # totals of consecutive blocks
+    totals = c.reshape(4, BLOCK, n).sum(axis=1)
+    r = np.corrcoef(totals[:-1].ravel(), totals[1:].ravel())[0, 1]
+    assert abs(r) < 5 / np.sqrt(3 * n)
+
+
+def test_split_anywhere_draws_the_same_counts():
+    rate = np.linspace(0.0, 3000.0, 50)
+    whole = _counts(rate, 1, 1000)
+    for cut in (1, 137, BLOCK, BLOCK + 1, 999):
+        parts = np.concatenate([_counts(rate, 1, cut), _counts(rate, 1 + cut, 1000 - cut)])
+        np.testing.assert_array_equal(parts, whole)
+    assert whole[:, 0].sum() == 0  # rate 0
+
+
+def test_small_counts_dtype_agrees_with_int32():
+    rate = np.full(100, 500.0)
+    np.testing.assert_array_equal(_counts(rate, 11, 700, dtype=jnp.uint8),
+                                  _counts(rate, 11, 700))
+
+
+def test_rate_changed_within_a_block_draws_afresh():
+    """Run 10 ms at 200 Hz, set 600 Hz, run 15.6 ms (both inside the first block): the
+    counts after the change follow the new rate and are uncorrelated with the counts
+    before it (3000 sources)."""
+    n = 3000
+    sim.setup(timestep=DT, rng_seed=5, progress=False)
+    try:
+        src = sim.Population(n, sim.SpikeSourcePoisson(rate=200.0))
+        src.record("spikes")
+        sim.run(10.0)
+        src.set(rate=600.0)
+        sim.run(15.6)
+        trains = src.get_data().segments[0].spiketrains
+        order = np.argsort([st.annotations["source_index"] for st in trains])
+        times = [trains[i].rescale("ms").magnitude for i in order]
+    finally:
+        sim.end()
+    before = np.array([np.count_nonzero(t <= 10.0 + 1e-9) for t in times], float)
+    after = np.array([np.count_nonzero(t > 10.0 + 1e-9) for t in times], float)
+    mean_after = 600.0 * 15.6e-3
+    assert abs(after.mean() - mean_after) < 5 * np.sqrt(mean_after / n)
+    assert abs(before.mean() - 2.0) < 5 * np.sqrt(2.0 / n)
+    r = np.corrcoef(before, after)[0, 1]
+    assert abs(r) < 5 / np.sqrt(n)
