@@ -17,6 +17,7 @@ from .engine import currents as ec
 from .engine import plastic as ep
 from .engine import sources as es
 from .engine import synapses as esyn
+from .projections import delay_steps
 from .simulator import NumericalError, Progress
 from .standardmodels.cells import (
     SpikeSourceArray,
@@ -295,13 +296,14 @@ class Network:
             return
         static = [p for p in state.projections if len(p) and not p._plastic]
         plastic = [p for p in state.projections if len(p) and p._plastic]
+        self._steps = self._delay_steps(static + plastic, state.dt)
         pre, target, delay, weight = self._connections(static)
         order = np.argsort(pre, kind="stable")
         self.syn_order = order  # table position i holds connection order[i] (projection order)
         counts = np.bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
         max_delay = max([int(delay.max(initial=1))]
-                        + [int(p._delay_steps.max(initial=1)) for p in plastic])
+                        + [int(self._steps[id(p)].max(initial=1)) for p in plastic])
         ring = max(max_delay, 1) + 1
         self.syn_layout = esyn.SynapseLayout(
             n_pre=self.n_spiking,
@@ -319,6 +321,29 @@ class Network:
         )
         self._build_plastic(plastic, state)
 
+    @staticmethod
+    def _delay_steps(projections, dt):
+        """Each projection's delays in whole steps ({id: steps}): the nearest step, at
+        least one. Off-grid delays are rounded as NEST rounds them, with one warning."""
+        out, n_off, example = {}, 0, None
+        for prj in projections:
+            steps, off = delay_steps(prj._delay, dt)
+            out[id(prj)] = steps
+            if off.any():
+                if example is None:
+                    i = int(np.flatnonzero(off)[0])
+                    example = (float(prj._delay[i]), int(steps[i]), prj.label)
+                n_off += int(off.sum())
+        if n_off:
+            d, k, label = example
+            warnings.warn(
+                f"{n_off} synaptic delay(s) are not multiples of the time step dt = {dt} ms and "
+                f"are simulated on the grid, rounded to the nearest step (at least one): e.g. "
+                f"{d!r} ms in Projection '{label}' acts as {k} step(s) = {round(k * dt, 12)!r} ms. "
+                "get('delay') still returns the delays as given",
+                stacklevel=5)
+        return out
+
     def _connections(self, projections):
         """(pre, target, delay steps, weight) of the projections' connections, concatenated."""
         pre, target, delay, weight = [], [], [], []
@@ -327,7 +352,7 @@ class Network:
             receptor = _receptor_row(prj)
             post = global_index(prj.post, prj._post, self.cell_offset)
             target.append(receptor * self.n_cells + post)
-            delay.append(prj._delay_steps)
+            delay.append(self._steps[id(prj)])
             weight.append(prj._weight)
         cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
         return cat(pre, np.int64), cat(target, np.int64), cat(delay, np.int64), cat(weight, float)

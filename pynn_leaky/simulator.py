@@ -99,14 +99,14 @@ class State(common.control.BaseState):
     def effective_min_delay(self):
         if self.min_delay != "auto":
             return self.min_delay
-        delays = [p._min_delay_steps() for p in self.projections if len(p) > 0]
-        return (min(delays) if delays else 1) * self.dt
+        delays = [p._min_delay() for p in self.projections if len(p) > 0]
+        return min(delays) if delays else self.dt
 
     def effective_max_delay(self):
         if self.max_delay != "auto":
             return self.max_delay
-        delays = [p._max_delay_steps() for p in self.projections if len(p) > 0]
-        return (max(delays) if delays else 1) * self.dt
+        delays = [p._max_delay() for p in self.projections if len(p) > 0]
+        return max(delays) if delays else self.dt
 
     # -- running ---------------------------------------------------------------------
     def run(self, simtime):
