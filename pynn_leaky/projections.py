@@ -301,8 +301,22 @@ class Projection(common.Projection):
         simulator.state.mark_changed()
 
     def save(self, attribute_names, file, format="list", gather=True, with_address=True):
+        gather = simulator.state.gather(gather)
         self._flush()
         return super().save(attribute_names, file, format, gather, with_address)
+
+    def get(self, attribute_names, format, gather=True, with_address=True,
+            multiple_synapses="sum"):
+        gather = simulator.state.gather(gather)
+        return super().get(attribute_names, format, gather, with_address, multiple_synapses)
+
+    get.__doc__ = common.Projection.get.__doc__
+
+    def size(self, gather=True):
+        gather = simulator.state.gather(gather)
+        return super().size(gather)
+
+    size.__doc__ = common.Projection.size.__doc__
 
 
 def _populations(cell_set):
