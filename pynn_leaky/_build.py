@@ -17,6 +17,8 @@ from .engine import currents as ec
 from .engine import plastic as ep
 from .engine import sources as es
 from .engine import synapses as esyn
+from .populations import held, local_positions
+from .projections import delay_steps
 from .simulator import NumericalError, Progress
 from .standardmodels.cells import (
     SpikeSourceArray,
@@ -66,15 +68,22 @@ def population_parts(cell_set, local):
 
 
 def global_index(cell_set, local, offsets):
-    """Indices within `cell_set` to indices in an engine index space (`offsets` per pop)."""
+    """Indices within `cell_set` to indices in an engine index space (`offsets` per pop);
+    -1 for cells held by another rank (emulated partition)."""
     out = np.empty(np.shape(local), np.int64)
     for pop, where, idx in population_parts(cell_set, local):
-        out[where] = offsets[id(pop)] + idx
+        pos = local_positions(pop, idx)
+        out[where] = np.where(pos >= 0, offsets[id(pop)] + pos, -1)
     return out
 
 
 class Network:
-    """The engine's view of the host network, plus the maps back to PyNN objects."""
+    """The engine's view of the host network, plus the maps back to PyNN objects.
+
+    The engine holds the cells this process holds: every cell, but in an emulated
+    partition (``setup(num_processes=N, rank=r)``) only the local ones, in their order;
+    connections from cells of other ranks are kept but never receive a spike.
+    """
 
     def __init__(self, state):
         self.dtype = jnp.float64 if state.precision == "float64" else jnp.float32
@@ -92,15 +101,15 @@ class Network:
         self.spikers = self.arrays + self.poisson + self.spiking_neurons
         self.cell_offset = self._offsets(self.neurons)
         self.spike_offset = self._offsets(self.spikers)
-        self.n_cells = sum(p.size for p in self.neurons)
+        self.n_cells = sum(held(p) for p in self.neurons)
         # ring-buffer rows: excitatory and inhibitory, or a PointNeuron's R synapse types
         self.n_rows = max([2] + [len(p.celltype.receptor_types) for p in self.neurons
                                  if getattr(p.celltype, "multisynapse", False)])
-        self.n_array = sum(p.size for p in self.arrays)
-        self.n_spiking = sum(p.size for p in self.spikers)
+        self.n_array = sum(held(p) for p in self.arrays)
+        self.n_spiking = sum(held(p) for p in self.spikers)
         self.groups = [
             engine.GroupLayout(
-                n=sum(p.size for p in self.members[k]),
+                n=sum(held(p) for p in self.members[k]),
                 method=k[1],
                 has_noise=any(np.any(np.asarray(p._parameters.get("noise", 0.0)) != 0)
                               for p in self.members[k]),
@@ -118,7 +127,7 @@ class Network:
             groups=tuple(self.groups),
             n_array=self.n_array,
             array_kmax=kmax,
-            n_poisson=sum(p.size for p in self.poisson),
+            n_poisson=sum(held(p) for p in self.poisson),
             poisson_terms=es.poisson_terms(
                 float(np.max(poisson.rate, initial=0.0)) * state.dt * 1e-3
             ),
@@ -145,7 +154,7 @@ class Network:
         offsets, start = {}, 0
         for p in pops:
             offsets[id(p)] = start
-            start += p.size
+            start += held(p)
         return offsets
 
     # -- parameters ------------------------------------------------------------------
@@ -156,7 +165,7 @@ class Network:
         for members in self.members.values():
             parts = [
                 p.celltype.engine_parameters(
-                    {k: np.broadcast_to(overrides.get(id(p), {}).get(k, v), (p.size,))
+                    {k: np.broadcast_to(overrides.get(id(p), {}).get(k, v), (held(p),))
                      for k, v in p._parameters.items()},
                     self.dt,
                 )
@@ -177,7 +186,7 @@ class Network:
         dropped = 0
         for p in self.arrays:
             seqs = np.broadcast_to(np.asarray(p._parameters["spike_times"], dtype=object),
-                                   (p.size,))
+                                   (held(p),))
             for i, seq in enumerate(seqs):
                 times = np.asarray(getattr(seq, "value", seq), dtype=float)
                 if times.size == 0:
@@ -209,7 +218,7 @@ class Network:
         overrides = overrides or {}
 
         def values(p):
-            return {k: np.broadcast_to(overrides.get(id(p), {}).get(k, v), (p.size,))
+            return {k: np.broadcast_to(overrides.get(id(p), {}).get(k, v), (held(p),))
                     for k, v in p._parameters.items()}
 
         def gather(name):
@@ -260,8 +269,10 @@ class Network:
             cells = np.asarray([int(c) for c in s.cells], dtype=np.int64)
             for p in self.neurons:
                 sel = (cells >= p.first_id) & (cells <= p.last_id)
-                target.append(self.cell_offset[id(p)] + cells[sel] - int(p.first_id))
-                source_idx.append(np.full(sel.sum(), i, np.int64))
+                pos = local_positions(p, cells[sel] - int(p.first_id))
+                pos = pos[pos >= 0]  # cells of other ranks: injected there
+                target.append(self.cell_offset[id(p)] + pos)
+                source_idx.append(np.full(pos.size, i, np.int64))
         cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64)  # noqa: E731
         return ec.CurrentTables(
             steps=ec.StepCurrents(times=jnp.asarray(times, jnp.int32), amps=f(amps)),
@@ -295,13 +306,17 @@ class Network:
             return
         static = [p for p in state.projections if len(p) and not p._plastic]
         plastic = [p for p in state.projections if len(p) and p._plastic]
+        self._steps = self._delay_steps(static + plastic, state.dt)
         pre, target, delay, weight = self._connections(static)
+        # Presynaptic cells held by other ranks (emulated partition) never spike here.
+        here = pre < self.n_spiking
+        pre, target, delay, weight = pre[here], target[here], delay[here], weight[here]
         order = np.argsort(pre, kind="stable")
         self.syn_order = order  # table position i holds connection order[i] (projection order)
         counts = np.bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
         max_delay = max([int(delay.max(initial=1))]
-                        + [int(p._delay_steps.max(initial=1)) for p in plastic])
+                        + [int(self._steps[id(p)].max(initial=1)) for p in plastic])
         ring = max(max_delay, 1) + 1
         self.syn_layout = esyn.SynapseLayout(
             n_pre=self.n_spiking,
@@ -319,15 +334,42 @@ class Network:
         )
         self._build_plastic(plastic, state)
 
+    @staticmethod
+    def _delay_steps(projections, dt):
+        """Each projection's delays in whole steps ({id: steps}): the nearest step, at
+        least one. Off-grid delays are rounded as NEST rounds them, with one warning."""
+        out, n_off, example = {}, 0, None
+        for prj in projections:
+            steps, off = delay_steps(prj._delay, dt)
+            out[id(prj)] = steps
+            if off.any():
+                if example is None:
+                    i = int(np.flatnonzero(off)[0])
+                    example = (float(prj._delay[i]), int(steps[i]), prj.label)
+                n_off += int(off.sum())
+        if n_off:
+            d, k, label = example
+            warnings.warn(
+                f"{n_off} synaptic delay(s) are not multiples of the time step dt = {dt} ms and "
+                f"are simulated on the grid, rounded to the nearest step (at least one): e.g. "
+                f"{d!r} ms in Projection '{label}' acts as {k} step(s) = {round(k * dt, 12)!r} ms. "
+                "get('delay') still returns the delays as given",
+                stacklevel=5)
+        return out
+
     def _connections(self, projections):
-        """(pre, target, delay steps, weight) of the projections' connections, concatenated."""
+        """(pre, target, delay steps, weight) of the projections' connections, concatenated.
+
+        A presynaptic cell held by another rank (emulated partition) is given the index
+        n_spiking, one past the last spike source: such synapses are never reached."""
         pre, target, delay, weight = [], [], [], []
         for prj in projections:
-            pre.append(global_index(prj.pre, prj._pre, self.spike_offset))
+            source = global_index(prj.pre, prj._pre, self.spike_offset)
+            pre.append(np.where(source >= 0, source, self.n_spiking))
             receptor = _receptor_row(prj)
             post = global_index(prj.post, prj._post, self.cell_offset)
             target.append(receptor * self.n_cells + post)
-            delay.append(prj._delay_steps)
+            delay.append(self._steps[id(prj)])
             weight.append(prj._weight)
         cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
         return cat(pre, np.int64), cat(target, np.int64), cat(delay, np.int64), cat(weight, float)
@@ -387,7 +429,8 @@ class Network:
         order = np.argsort(pre, kind="stable")
         self.plastic_pos = np.empty(n, np.int64)
         self.plastic_pos[order] = np.arange(n)
-        counts = np.bincount(pre, minlength=self.n_spiking)
+        # synapses from other ranks' cells (index n_spiking) sort last, outside every row
+        counts = np.bincount(pre, minlength=self.n_spiking)[: self.n_spiking]
         kinds = tuple(sorted(set(kind.tolist())))
         # STDP synapses by postsynaptic cell (table positions), for the spilled history
         table_kind, table_post = kind[order], target[order] % max(self.n_cells, 1)
@@ -459,14 +502,15 @@ class Network:
                 field = _field(p.celltype, variable.name)
                 cols = self.rec_index[field]
                 start = len(cols)
-                cols.extend((offsets[id(p)] + ids - int(p.first_id)).tolist())
+                cols.extend((offsets[id(p)]
+                             + local_positions(p, ids - int(p.first_id))).tolist())
                 self.rec_map.append((p.recorder, variable.name, slice(start, len(cols)), ids,
                                      field))
 
     def _chunk(self, state):
         # Per-step arrays held for a whole chunk: recorded values and Poisson uniforms.
         width = (sum(len(v) for v in self.rec_index.values()) + len(self.sources)
-                 + sum(p.size for p in self.poisson))
+                 + sum(held(p) for p in self.poisson))
         return int(np.clip(8_000_000 // max(width, 1), 16, state.chunk_steps))
 
     # -- state -----------------------------------------------------------------------
@@ -485,8 +529,8 @@ class Network:
         for p in self.neurons:
             name = _pynn_name(p.celltype, variable)
             parts.append(np.broadcast_to(p.initial_values[name].evaluate(simplify=False),
-                                         (p.size,))
-                         if name in p.initial_values else np.zeros(p.size))
+                                         (p.size,))[p._mask_local]
+                         if name in p.initial_values else np.zeros(held(p)))
         out = np.concatenate(parts) if parts else np.zeros(0)
         return out.astype(np.int32) if variable == "refrac" else out.astype(float)
 
@@ -517,23 +561,23 @@ class Network:
         for p in self.neurons:
             if id(p) not in old.cell_offset:
                 continue
-            a, b = old.cell_offset[id(p)], self.cell_offset[id(p)]
+            a, b, n = old.cell_offset[id(p)], self.cell_offset[id(p)], held(p)
             for v in _FIELDS:
-                values[v][b:b + p.size] = old_values[v][a:a + p.size]
+                values[v][b:b + n] = old_values[v][a:a + n]
             rows = min(self.n_rows, old.n_rows)
-            ring[due % self.syn_layout.ring, :rows, b:b + p.size] = \
-                old_ring[due % old.syn_layout.ring, :rows, a:a + p.size]
+            ring[due % self.syn_layout.ring, :rows, b:b + n] = \
+                old_ring[due % old.syn_layout.ring, :rows, a:a + n]
         old_pending = np.asarray(old_state.pending)
         pending = np.zeros(self.n_spiking, np.int32)
         for p in self.spikers:
             if id(p) in old.spike_offset:
-                a, b = old.spike_offset[id(p)], self.spike_offset[id(p)]
-                pending[b:b + p.size] = old_pending[a:a + p.size]
+                a, b, n = old.spike_offset[id(p)], self.spike_offset[id(p)], held(p)
+                pending[b:b + n] = old_pending[a:a + n]
         old_phase, phase = np.asarray(old_state.source_phase), self._initial_phase()
         for p in self.poisson:
             if id(p) in old.poisson_offset:
-                a, b = old.poisson_offset[id(p)], self.poisson_offset[id(p)]
-                phase[b:b + p.size] = old_phase[a:a + p.size]
+                a, b, n = old.poisson_offset[id(p)], self.poisson_offset[id(p)], held(p)
+                phase[b:b + n] = old_phase[a:a + n]
         return (values, ring.reshape(self.syn_layout.ring, -1), pending, phase,
                 self._carry_history(old, old_state))
 
@@ -550,9 +594,9 @@ class Network:
                "n_post": np.zeros(self.n_cells, np.int32)}
         for p in self.neurons:
             if id(p) in old.cell_offset:
-                a, b = old.cell_offset[id(p)], self.cell_offset[id(p)]
+                a, b, n = old.cell_offset[id(p)], self.cell_offset[id(p)], held(p)
                 for f in out:
-                    out[f][b:b + p.size] = src[f][a:a + p.size]
+                    out[f][b:b + n] = src[f][a:a + n]
         return out
 
     def apply_pending(self, st):
@@ -563,7 +607,7 @@ class Network:
         for p in self.neurons:
             a = self.cell_offset[id(p)]
             for v, arr in p._pending_state.items():
-                values[_field(p.celltype, v)][a:a + p.size] = arr
+                values[_field(p.celltype, v)][a:a + held(p)] = arr
             p._pending_state = {}
         plastic = None if st.plastic is None else {
             f: np.asarray(v) for f, v in st.plastic._asdict().items()}
@@ -636,12 +680,13 @@ class Network:
         cell = int(bad[0]) if bad.size else 0
         for p in self.neurons:
             a = self.cell_offset[id(p)]
-            if a <= cell < a + p.size:
-                params = ", ".join(f"{k} = {np.broadcast_to(v, (p.size,))[cell - a]!r}"
+            if a <= cell < a + held(p):
+                params = ", ".join(f"{k} = {np.broadcast_to(v, (held(p),))[cell - a]!r}"
                                    for k, v in p._parameters.items())
+                index = int(np.flatnonzero(p._mask_local)[cell - a])
                 raise NumericalError(
-                    f"non-finite state in population '{p.label}': {v} of cell {cell - a} "
-                    f"(ID {int(p.first_id) + cell - a}) is {values[v][cell]} at t = "
+                    f"non-finite state in population '{p.label}': {v} of cell {index} "
+                    f"(ID {int(p.first_id) + index}) is {values[v][cell]} at t = "
                     f"{bad_step * dt:g} ms (method '{p.celltype.method}', dt = {dt} ms; {params}). "
                     "Data recorded so far is kept; reset() to start again"
                 )
@@ -679,7 +724,8 @@ def _post_values(prj, name):
             raise errors.ConnectionError(
                 f"{type(prj.synapse_type).__name__} needs a postsynaptic {name} (exponential "
                 f"synaptic currents), which {type(pop.celltype).__name__} does not have")
-        out[where] = np.broadcast_to(pop._parameters[name], (pop.size,))[idx]
+        out[where] = np.broadcast_to(pop._parameters[name], (held(pop),))[
+            local_positions(pop, idx)]
     return out
 
 

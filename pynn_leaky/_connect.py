@@ -1,7 +1,8 @@
 """Vectorised construction of the common connectors (no per-cell Python loop).
 
 Each builder returns True when it handled the connector; otherwise the Projection
-falls back to PyNN's generic connector code (``_convergent_connect`` per target).
+falls back to PyNN's generic connector code (``_convergent_connect`` per target), which
+is also what builds the connections of an emulated partition (only local targets).
 Random choices use the connector's ``rng`` (a pyNN.random RNG), so a seeded script is
 reproducible, though not draw-for-draw identical to other backends.
 """
@@ -136,5 +137,9 @@ def connect_fast(connector, projection):
     """Build the connections of `projection` at once if the connector allows it."""
     builder = _BUILDERS.get(type(connector))
     if builder is None or connector.location_selector is not None or connector.callback:
+        return False
+    if not projection.post._mask_local.all():
+        # An emulated partition: PyNN's own code builds the local targets' connections
+        # and draws random numbers as pyNN.mock (and one MPI rank) would.
         return False
     return builder(connector, projection)

@@ -4,6 +4,7 @@ import math
 import warnings
 
 import jax
+import numpy as np
 from pyNN import common, errors
 
 from . import simulator
@@ -59,6 +60,18 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         synapses that still need them when dropped, see README). Options of other
         backends (e.g. ``threads``) are accepted and ignored; the common misspellings
         ``dt``, ``time_step``, ``mindelay``, ``maxdelay`` raise TypeError.
+        ``num_processes`` (int >= 1) and ``rank`` (0 <= rank < num_processes) select an
+        *emulated partition*, as pyNN.mock has: this single process stands for MPI rank
+        ``rank`` of ``num_processes``. It then holds, and simulates, only that rank's share
+        of the network, exactly what one rank of an MPI run would hold: the cells with
+        ``ID % num_processes == rank`` (their parameters, state and recordings) and the
+        connections onto them (built by PyNN's connector code, drawing random numbers as
+        pyNN.mock does). The other ranks do not exist: spikes of presynaptic cells held by
+        them never arrive, and ``gather`` (get, get_data, ...) gives this rank's share.
+        It is a tool for checking what one rank builds and does, not for running a model
+        (``run_trials`` and ``differentiable`` refuse it). Without
+        these arguments ``num_processes()`` and ``rank()`` are JAX's process count and
+        index (``jax.distributed``), and every process holds every cell.
     """
     for wrong, right in MISSPELLED.items():
         if wrong in extra_params:
@@ -102,6 +115,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         raise errors.InvalidParameterValueError(
             f"stdp_history = {history!r} is not allowed: it must be an integer >= 1"
         )
+    processes, rank = _partition(extra_params)
     if rng_seed is None:
         rng_seed = extra_params.get("seed", 0)
     jax.config.update("jax_enable_x64", True)
@@ -119,9 +133,38 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     state.stdp_history = history
     state.spike_precision = precision_of_spikes
     # Several processes (jax.distributed.initialize() called before setup()) answer truthfully.
-    state.mpi_rank = jax.process_index()
-    state.num_processes = jax.process_count()
-    return 0
+    state.jax_processes = jax.process_count()
+    state.mpi_rank = jax.process_index() if rank is None else rank
+    state.num_processes = state.jax_processes if processes is None else processes
+    return state.mpi_rank
+
+
+def _partition(extra_params):
+    """(num_processes, rank) of an emulated partition given to setup(), or (None, None)."""
+    processes = extra_params.get("num_processes")
+    rank = extra_params.get("rank")
+    if processes is None and rank is None:
+        return None, None
+    processes = 1 if processes is None else processes
+    rank = 0 if rank is None else rank
+    if not (isinstance(processes, (int, np.integer)) and not isinstance(processes, bool)
+            and processes >= 1):
+        raise errors.InvalidParameterValueError(
+            f"num_processes = {processes!r} is not allowed: it must be an integer >= 1"
+        )
+    if not (isinstance(rank, (int, np.integer)) and not isinstance(rank, bool)
+            and 0 <= rank < processes):
+        raise errors.InvalidParameterValueError(
+            f"rank = {rank!r} is not allowed: it must be an integer in 0..{processes - 1} "
+            f"(num_processes = {processes})"
+        )
+    if jax.process_count() > 1:
+        raise errors.InvalidParameterValueError(
+            f"num_processes = {processes!r}, rank = {rank!r} is not allowed with "
+            f"jax.distributed ({jax.process_count()} processes): an emulated partition "
+            "needs a single JAX process; the real process count and index are used otherwise"
+        )
+    return int(processes), int(rank)
 
 
 def _devices(devices):

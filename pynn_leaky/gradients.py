@@ -27,6 +27,10 @@ def differentiable(duration):
     state = simulator.state
     if not state.initialized:
         raise RuntimeError("pynn_leaky: call setup() before differentiable()")
+    if state.emulated:
+        raise NotImplementedError(
+            "pynn_leaky: differentiable() is not available in an emulated partition "
+            f"(num_processes = {state.num_processes}, rank = {state.mpi_rank}); use run()")
     net = _build.current(state)
     if net.plastic_layout is not None:
         raise NotImplementedError(

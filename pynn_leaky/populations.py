@@ -46,11 +46,34 @@ def _check_initial(cells, initial_values):
             )
 
 
-def _evaluate(parameter_space):
-    """Evaluate new parameter values; a value that is not a number, array, sequence,
-    distribution or function raises InvalidParameterValueError naming it."""
+def local_positions(pop, indices):
+    """Positions of cells of Population `pop` (indices in the Population) in its arrays,
+    which hold the local cells only: the identity, but in an emulated partition, where
+    cells that another rank holds get -1."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if pop._all_local:
+        return indices
+    positions = np.cumsum(pop._mask_local) - 1
+    return np.where(pop._mask_local[indices], positions[indices], -1)
+
+
+def held(pop):
+    """Number of cells of Population `pop` this process holds (its local cells)."""
+    return pop.size if pop._all_local else int(pop._mask_local.sum())
+
+
+def _mask(cells):
+    """The evaluation mask of `cells`: None when every cell is local (the usual case)."""
+    return None if cells._mask_local.all() else cells._mask_local
+
+
+def _evaluate(parameter_space, mask_local):
+    """Evaluate new parameter values (for the local cells only); a value that is not a
+    number, array, sequence, distribution or function raises InvalidParameterValueError
+    naming it."""
+    mask = None if mask_local.all() else mask_local
     try:
-        parameter_space.evaluate(simplify=False)
+        parameter_space.evaluate(mask=mask, simplify=False)
     except (ValueError, TypeError) as err:
         given = {name: value.base_value for name, value in parameter_space._parameters.items()}
         raise errors.InvalidParameterValueError(
@@ -70,7 +93,15 @@ def _native_names(celltype, names):
     return celltype.get_native_names(*names)
 
 
-class PopulationView(common.PopulationView):
+class _Get:
+    def get(self, parameter_names, gather=False, simplify=True):
+        gather = simulator.state.gather(gather)
+        return super().get(parameter_names, gather, simplify)
+
+    get.__doc__ = common.BasePopulation.get.__doc__
+
+
+class PopulationView(_Get, common.PopulationView):
     _assembly_class = Assembly
     _simulator = simulator
 
@@ -79,7 +110,10 @@ class PopulationView(common.PopulationView):
         return self.celltype.reverse_translate(native)
 
     def _where(self):
-        return self.index_in_grandparent(np.arange(self.size))
+        """Positions of the view's local cells in the grandparent's (local) arrays."""
+        root = self.grandparent
+        where = self.index_in_grandparent(np.arange(self.size))[self._mask_local]
+        return local_positions(root, where)
 
     def _get_native_parameters(self, *names):
         values = {}
@@ -88,10 +122,10 @@ class PopulationView(common.PopulationView):
             values[name] = simplify(
                 value[self._where()] if isinstance(value, np.ndarray) else value
             )
-        return ParameterSpace(values, shape=(self.size,))
+        return ParameterSpace(values, shape=(self.local_size,))
 
     def _set_parameters(self, parameter_space):
-        _evaluate(parameter_space)
+        _evaluate(parameter_space, self._mask_local)
         new = {name: value for name, value in parameter_space.items()}
         check_parameters(self.celltype, new)
         for name, value in new.items():
@@ -112,7 +146,7 @@ class PopulationView(common.PopulationView):
         return PopulationView(self, selector, label)
 
 
-class Population(common.Population):
+class Population(_Get, common.Population):
     __doc__ = common.Population.__doc__
     _simulator = simulator
     _recorder_class = Recorder
@@ -138,14 +172,17 @@ class Population(common.Population):
         self.all_cells = np.array(
             [simulator.ID(i) for i in range(first, first + self.size)], dtype=simulator.ID
         )
-        self._mask_local = np.ones((self.size,), bool)
+        self._mask_local = simulator.state.local_mask(self.all_cells)
+        self._all_local = bool(self._mask_local.all())
         for cell in self.all_cells:
             cell.parent = self
         simulator.state.id_counter += self.size
         ps = self.celltype.native_parameters
         try:
             ps.shape = (self.size,)
-            ps.evaluate(simplify=False)
+            # Only the local cells' values are kept (all of them, but in an emulated
+            # partition); random values are drawn as pyNN.mock draws them.
+            ps.evaluate(mask=_mask(self), simplify=False)
         except ValueError as err:
             raise errors.InvalidDimensionsError(
                 f"a parameter of {type(self.celltype).__name__} does not fit a population of "
@@ -164,7 +201,8 @@ class Population(common.Population):
         check_initial_values(self.celltype, variable, values)
         if simulator.state.engine_state is not None:
             # Already running: the value also replaces the current state (as on NEST).
-            self._pending_state[variable] = values
+            self._pending_state[variable] = values if self._all_local \
+                else values[self._mask_local]
             simulator.state.mark_changed()
 
     def _get_view(self, selector, label=None):
@@ -176,11 +214,12 @@ class Population(common.Population):
 
     def _get_native_parameters(self, *names):
         return ParameterSpace(
-            {name: simplify(self._parameters[name]) for name in names}, shape=(self.size,)
+            {name: simplify(self._parameters[name]) for name in names},
+            shape=(self.local_size,),
         )
 
     def _set_parameters(self, parameter_space):
-        _evaluate(parameter_space)
+        _evaluate(parameter_space, self._mask_local)
         new = {name: value for name, value in parameter_space.items()}
         check_parameters(self.celltype, new)
         self._parameters.update(new)

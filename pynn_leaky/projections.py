@@ -4,7 +4,6 @@ Connectors call ``_convergent_connect`` (one postsynaptic cell, many presynaptic
 for the common connectors, :mod:`pynn_leaky._connect` builds all connections at once.
 """
 
-import warnings
 
 import numpy as np
 from pyNN import common, errors
@@ -38,7 +37,7 @@ class Connection(common.Connection):
         self.projection._set_values("weight", np.array([self.index]), np.array([w], float))
 
     def _get_delay(self):
-        return float(steps_to_delays(self.projection._delay_steps[self.index]))
+        return float(self.projection._delay[self.index])
 
     def _set_delay(self, d):
         self.projection._set_values("delay", np.array([self.index]), np.array([d], float))
@@ -91,7 +90,7 @@ class Projection(common.Projection):
         self._live = None  # current values of plastic synapses, pulled from the engine
         self._chunks = []
         empty = np.zeros(0, np.int64)
-        self._arrays = (empty, empty, np.zeros(0), empty)
+        self._arrays = (empty, empty, np.zeros(0), np.zeros(0))
         self.version = 0
         if not _connect.connect_fast(connector, self):
             connector.connect(self)
@@ -113,7 +112,8 @@ class Projection(common.Projection):
         return self._arrays[2]
 
     @property
-    def _delay_steps(self):
+    def _delay(self):
+        """Delays (ms) as given; the engine rounds them to the time grid when it builds."""
         return self._arrays[3]
 
     @property
@@ -157,8 +157,8 @@ class Projection(common.Projection):
                  for n in self._extra_names} if self._extra_names else {}
         self._check_weights(weight)
         _synapse_checks(self.synapse_type, extra)
-        steps = delays_to_steps(delay)
-        self._chunks.append((pre, post.copy(), weight.copy(), steps, extra))
+        check_delays(delay)
+        self._chunks.append((pre, post.copy(), weight.copy(), delay.copy(), extra))
 
     def _check_weights(self, weight):
         """PyNN's sign rules: conductances (uS) >= 0 on every receptor; currents (nA) and
@@ -195,11 +195,11 @@ class Projection(common.Projection):
                   connection_parameters.get("delay", simulator.state.min_delay_or_dt),
                   connection_parameters)
 
-    def _min_delay_steps(self):
-        return int(self._delay_steps.min())
+    def _min_delay(self):
+        return float(self._delay.min())
 
-    def _max_delay_steps(self):
-        return int(self._delay_steps.max())
+    def _max_delay(self):
+        return float(self._delay.max())
 
     # -- PyNN API ----------------------------------------------------------------------
     def __len__(self):
@@ -229,7 +229,7 @@ class Projection(common.Projection):
         if name == "postsynaptic_index":
             return self._post
         if name == "delay":
-            return steps_to_delays(self._delay_steps)
+            return self._delay
         if name == "weight" or name in self._extra_names:
             return self._current(name)
         if name == "dendritic_delay_fraction" and self._kind == "stdp":
@@ -281,7 +281,7 @@ class Projection(common.Projection):
 
     def _set_values(self, name, index, value):
         self._pull()  # plastic changes so far are kept; the set values replace them
-        pre, post, weight, steps = (a.copy() for a in self._arrays)
+        pre, post, weight, delay = (a.copy() for a in self._arrays)
         if name == "weight":
             self._check_weights(value)
             weight[index] = value
@@ -289,19 +289,34 @@ class Projection(common.Projection):
                 self._live = {**self._live, "weight": self._live["weight"].copy()}
                 self._live["weight"][index] = value
         elif name == "delay":
-            steps[index] = delays_to_steps(value)
+            check_delays(value)
+            delay[index] = value
         else:
             _synapse_checks(self.synapse_type, {name: value})
             column = self._extra[name].copy()
             column[index] = value
             self._extra = {**self._extra, name: column}
-        self._arrays = (pre, post, weight, steps)
+        self._arrays = (pre, post, weight, delay)
         self.version += 1
         simulator.state.mark_changed()
 
     def save(self, attribute_names, file, format="list", gather=True, with_address=True):
+        gather = simulator.state.gather(gather)
         self._flush()
         return super().save(attribute_names, file, format, gather, with_address)
+
+    def get(self, attribute_names, format, gather=True, with_address=True,
+            multiple_synapses="sum"):
+        gather = simulator.state.gather(gather)
+        return super().get(attribute_names, format, gather, with_address, multiple_synapses)
+
+    get.__doc__ = common.Projection.get.__doc__
+
+    def size(self, gather=True):
+        gather = simulator.state.gather(gather)
+        return super().size(gather)
+
+    size.__doc__ = common.Projection.size.__doc__
 
 
 def _populations(cell_set):
@@ -313,18 +328,16 @@ def _populations(cell_set):
     return [cell_set]
 
 
-def steps_to_delays(steps):
-    """Delays in whole steps to ms, as the decimal the user would write (82 steps of 0.1 ms
-    are 8.2 ms, not 8.200000000000001): rounded to 1e-12 ms, far below any time step."""
-    return np.round(np.asarray(steps) * simulator.state.dt, 12)
+def check_delays(delay):
+    """Refuse delays (ms) outside [min_delay, max_delay] (min_delay 'auto': the time step).
 
-
-def delays_to_steps(delay):
-    """Delays (ms) to whole steps: range-checked, off-grid values rounded with a warning."""
+    Delays are kept as given; the engine rounds them to the time grid when it builds
+    the network (:func:`delay_steps`).
+    """
     state = simulator.state
     delay = np.asarray(delay, dtype=float)
     if delay.size == 0:
-        return np.zeros(delay.shape, np.int64)
+        return
     lo = state.min_delay_or_dt
     hi = state.max_delay
     bad = ~np.isfinite(delay) | (delay < lo - 1e-9 * state.dt)
@@ -336,13 +349,15 @@ def delays_to_steps(delay):
             f"delay = {delay[bad].ravel()[0]!r} ms is not allowed: delays must be >= "
             f"{'min_delay' if state.min_delay != 'auto' else 'the time step'} = {lo} ms{upper}"
         )
-    exact = delay / state.dt
+
+
+def delay_steps(delay, dt):
+    """Delays (ms) to whole steps of `dt`: the nearest step, at least 1.
+
+    Returns ``(steps, off)``: ``off`` marks the delays that were not on the grid (to a
+    relative tolerance of 1e-6 of a step), for the caller's warning.
+    """
+    exact = np.asarray(delay, dtype=float) / dt
     steps = np.rint(exact).astype(np.int64)
     off = np.abs(exact - steps) > 1e-6
-    if off.any():
-        warnings.warn(
-            f"delay = {delay[off].ravel()[0]!r} ms is not a multiple of the time step "
-            f"({state.dt} ms): {off.sum()} delay(s) rounded to the nearest step",
-            stacklevel=4,
-        )
-    return np.maximum(steps, 1)
+    return np.maximum(steps, 1), off

@@ -123,6 +123,16 @@ class Recorder(recording.Recorder):
         if clear:
             self.clear()
 
+    def get(self, variables, gather=False, filter_ids=None, clear=False, annotations=None,
+            locations=None):
+        gather = simulator.state.gather(gather)
+        return super().get(variables, gather, filter_ids, clear, annotations=annotations,
+                           locations=locations)
+
+    def count(self, variable, gather=True, filter_ids=None):
+        gather = simulator.state.gather(gather)
+        return super().count(variable, gather, filter_ids)
+
     def _clear_buffers(self):
         self._signals = {}  # variable name -> list of (ids, first step, values[n, len(ids)])
         self._spikes = []  # list of (ids, steps) arrays

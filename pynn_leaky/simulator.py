@@ -32,6 +32,7 @@ class State(common.control.BaseState):
         super().__init__()
         self.mpi_rank = 0
         self.num_processes = 1
+        self.jax_processes = 1  # jax.process_count() at setup()
         self.initialized = False
         self.dt = 0.1
         self.min_delay = "auto"
@@ -62,6 +63,29 @@ class State(common.control.BaseState):
         self.network = None  # the engine-side network, built lazily at run()
         self.engine_state = None
         self.reset()
+
+    # -- emulated partition -----------------------------------------------------------
+    @property
+    def emulated(self):
+        """True in an emulated partition: one JAX process stands for rank ``mpi_rank`` of
+        ``num_processes`` (``setup(num_processes=N, rank=r)``, or these attributes set
+        directly, as PyNN's own unit tests do) and holds only that rank's share."""
+        return self.num_processes > 1 and self.jax_processes == 1
+
+    def local_mask(self, ids):
+        """Which of the cells `ids` this process holds: all of them, or in an emulated
+        partition those with ``id % num_processes == mpi_rank`` (round robin over IDs, as
+        NEST and pyNN.mock distribute cells over MPI ranks)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not self.emulated:
+            return np.ones(ids.shape, bool)
+        return ids % self.num_processes == self.mpi_rank
+
+    def gather(self, gather):
+        """What PyNN's `gather` argument becomes: in an emulated partition there are no
+        other ranks to gather from (PyNN would call MPI), so every gather gives this
+        rank's share; otherwise unchanged."""
+        return False if self.emulated else gather
 
     def mark_changed(self):
         """Something in the network changed: the engine data are rebuilt at the next run."""
@@ -99,14 +123,14 @@ class State(common.control.BaseState):
     def effective_min_delay(self):
         if self.min_delay != "auto":
             return self.min_delay
-        delays = [p._min_delay_steps() for p in self.projections if len(p) > 0]
-        return (min(delays) if delays else 1) * self.dt
+        delays = [p._min_delay() for p in self.projections if len(p) > 0]
+        return min(delays) if delays else self.dt
 
     def effective_max_delay(self):
         if self.max_delay != "auto":
             return self.max_delay
-        delays = [p._max_delay_steps() for p in self.projections if len(p) > 0]
-        return (max(delays) if delays else 1) * self.dt
+        delays = [p._max_delay() for p in self.projections if len(p) > 0]
+        return max(delays) if delays else self.dt
 
     # -- running ---------------------------------------------------------------------
     def run(self, simtime):

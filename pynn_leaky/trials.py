@@ -42,6 +42,10 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     state = simulator.state
     if not state.initialized:
         raise RuntimeError("pynn_leaky: call setup() before run_trials()")
+    if state.emulated:
+        raise NotImplementedError(
+            "pynn_leaky: run_trials() is not available in an emulated partition "
+            f"(num_processes = {state.num_processes}, rank = {state.mpi_rank}); use run()")
     if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0):
         raise errors.InvalidParameterValueError(
             f"duration = {duration!r} is not allowed: it must be a finite number >= 0 (ms)"

@@ -213,18 +213,46 @@ def test_delay_limits_from_setup():
         np.testing.assert_allclose(prj.get("delay", format="array"), delay)
 
 
-def test_off_grid_delay_rounded_with_warning():
+def _delayed_response(delay, **setup):
+    """v of a LeakyIntegrator hit at 1 ms through `delay`, and the delay read back."""
+    sim.setup(timestep=DT, **setup)
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
     cells = sim.Population(1, sim.LeakyIntegrator())
-    with pytest.warns(UserWarning, match="0.26"):
-        prj = sim.Projection(
-            src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=0.26)
-        )
-    assert prj.get("delay", format="list")[0][2] == pytest.approx(0.3)
+    prj = sim.Projection(
+        src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=delay)
+    )
     cells.record("v")
-    sim.run(2.0)
+    sim.run(3.0)
     v = cells.get_data().segments[0].filter(name="v")[0].magnitude[:, 0]
-    assert np.flatnonzero(v)[0] == 10 + 3 + 1
+    return v, prj.get("delay", format="list")[0][2]
+
+
+@pytest.mark.parametrize("delay, rounded", [(0.26, 0.3), (0.123, 0.1), (0.17, 0.2)])
+def test_off_grid_delay_kept_and_simulated_on_the_grid(delay, rounded):
+    """An off-grid delay is stored and read back as given; the engine rounds it to the
+    nearest step (at least one) with one warning naming a value and the grid, and the
+    run equals the run with the rounded delay."""
+    reference, _ = _delayed_response(rounded)
+    assert np.flatnonzero(reference)[0] == int(round((1.0 + rounded) / DT)) + 1
+    with pytest.warns(UserWarning) as record:
+        # min_delay = 0.123 (off the grid itself), as PyNN's own unit tests use it
+        v, read_back = _delayed_response(delay, min_delay=0.123)
+    messages = [str(w.message) for w in record if "delay" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert repr(delay) in messages[0] and f"dt = {DT} ms" in messages[0]
+    assert read_back == delay
+    np.testing.assert_array_equal(v, reference)
+
+
+def test_off_grid_delay_warns_once_per_build():
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    cells = sim.Population(2, sim.LeakyIntegrator())
+    for delay in (0.26, 0.37):
+        sim.Projection(src, cells, sim.AllToAllConnector(),
+                       sim.StaticSynapse(weight=1.0, delay=delay))
+    with pytest.warns(UserWarning, match="4 synaptic delay") as record:
+        sim.run(1.0)
+    assert len([w for w in record if "delay" in str(w.message)]) == 1
 
 
 @pytest.mark.parametrize(
