@@ -189,6 +189,34 @@ def spike_counts(spikes, n: int):
     return np.unpackbits(spikes, axis=-1, count=n, bitorder="little")
 
 
+def spike_events(spikes, n: int):
+    """The non-zero entries of :func:`spike_counts` as ``(rows, cols, counts)``, in row-major
+    order, as ``np.nonzero`` gives them (host-side NumPy).
+
+    Bit-packed spikes are searched byte by byte and only the non-zero bytes unpacked:
+    spikes are sparse, and a full unpack and search of a (steps, n) array costs more
+    than the step loop of a small network.
+    """
+    import numpy as np
+
+    spikes = np.asarray(spikes)
+    if spikes.dtype != np.uint8:
+        rows, cols = np.nonzero(spikes)
+        return rows, cols, spikes[rows, cols]
+    width = spikes.shape[-1]
+    flat = np.ascontiguousarray(spikes).reshape(-1)
+    flat = np.concatenate([flat, np.zeros(-flat.size % 8, np.uint8)])
+    word = np.flatnonzero(flat.view(np.uint64))  # 8 bytes at a time
+    at = (word[:, None] * 8 + np.arange(8)).ravel()
+    at = at[flat[at] != 0]  # the non-zero bytes, in order
+    bits = np.unpackbits(flat[at][:, None], axis=1, bitorder="little")
+    hit, bit = np.nonzero(bits)  # bits of one byte come in increasing column order
+    rows, cols = np.divmod(at[hit], width)
+    cols = cols * 8 + bit
+    keep = cols < n
+    return rows[keep], cols[keep], np.ones(int(np.count_nonzero(keep)), np.uint8)
+
+
 # Independent random streams, folded into the user's key.
 _POISSON, _NOISE, _CURRENTS, _TRANSMIT = 1, 2, 3, 4
 
