@@ -274,12 +274,15 @@ def _uniforms(layout: Layout, params: Params, k0, n_steps: int):
     return _sources.poisson_uniforms(key, k0 + 1, n_steps, layout.n_poisson)
 
 
-def _step(layout: Layout, params: Params, prepared, state: State, k, u):
+def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=True):
     """Advance the whole network from step k to step k + 1; return (state, values).
 
     ``u`` (n_poisson,) are the Poisson sources' uniforms for step k + 1; ``values``
     (n_current_sources,) nA are the current sources' values held over the step.
-    ``first_bad`` is left to :func:`_check_finite`.
+    ``first_bad`` is left to :func:`_check_finite`. ``post=False`` leaves the cells'
+    spikes of step k + 1 out of the plastic synapses' postsynaptic history (their effect
+    on the weights is applied): the caller then adds them with :func:`_append_post`
+    before the next step.
     """
     props, cdf, pre = prepared
     key = jax.random.wrap_key_data(params.key)
@@ -337,11 +340,30 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     counts = jnp.concatenate([e.astype(jnp.int32) for e in emitted])
     if layout.plastic is not None:
         spiked = jnp.concatenate(cell_spikes) if cell_spikes else jnp.zeros(0, bool)
-        plastic = _plastic.record_post(params.plastic, plastic, spiked, k1, params.dt,
-                                       layout.plastic)
+        record = _plastic.record_post if post else _plastic.drop_oldest
+        plastic = record(params.plastic, plastic, spiked, *([k1] if post else []), params.dt,
+                         layout.plastic)
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts,
                       first_bad=state.first_bad, source_phase=source_phase, plastic=plastic)
     return new_state, values
+
+
+def _append_post(layout: Layout, params: Params, state: State, k, when=True) -> State:
+    """Add the cells' spikes of step ``k`` (``state.pending``, state at step k) to the
+    plastic synapses' postsynaptic history, if ``when``; see ``_step(..., post=False)``."""
+    if layout.plastic is None:
+        return state
+    parts, start = [], layout.n_array + layout.n_poisson
+    for g in layout.groups:  # pending: array sources, Poisson sources, spiking cells
+        if g.spiking:
+            parts.append(state.pending[start : start + g.n] > 0)
+            start += g.n
+        else:
+            parts.append(jnp.zeros(g.n, bool))
+    spiked = (jnp.concatenate(parts) if parts else jnp.zeros(0, bool)) & when
+    plastic = _plastic.append_post(params.plastic, state.plastic, spiked, k, params.dt,
+                                   layout.plastic)
+    return state._replace(plastic=plastic)
 
 
 _ONE_SPIKE_MODELS = frozenset({"iaf", "iaf_alpha", "iaf_delta", "izhikevich"} | {
@@ -421,12 +443,17 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     def step(carry):
         j, st, rows, cur = carry
         st, rows = put(rows, st, j)
-        st, values = _step(layout, params, prepared, st, k0 + j, uniforms[j])
+        # The postsynaptic history gets the cells' spikes of the last step here, before
+        # this step's delivery reads it, not at the end of the last step: appended after
+        # the delivery (on which the spikes do not depend), it was copied every step.
+        st = _append_post(layout, params, st, k0 + j, j > 0)
+        st, values = _step(layout, params, prepared, st, k0 + j, uniforms[j], post=False)
         cur = lax.dynamic_update_index_in_dim(cur, values, j, 0)
         return j + 1, st, rows, cur
 
     _, state, rows, currents = lax.while_loop(
         lambda c: c[0] < n_active, step, (jnp.asarray(0, jnp.int32), state, rows, currents))
+    state = _append_post(layout, params, state, k0 + n_active, n_active > 0)
     state, rows = put(rows, state, n_active)
     return state, Outputs(**{f: r[1:] for f, r in rows.items()}, currents=currents)
 
