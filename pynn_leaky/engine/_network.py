@@ -383,6 +383,23 @@ def _check_finite(state: State, k) -> State:
         first_bad=jnp.where((state.first_bad < 0) & ~finite, k, state.first_bad))
 
 
+def _bad_cells(bad, state: State, k):
+    """Per group, each cell's first step with non-finite v (-1 if none), given ``state``
+    at step ``k``: :func:`_check_finite` in parts, reduced by :func:`_first_bad`."""
+    return tuple(jnp.where((b < 0) & ~jnp.isfinite(s.v), k, b)
+                 for b, s in zip(bad, state.groups))
+
+
+def _first_bad(state: State, bad) -> State:
+    """``state`` with ``first_bad`` set from :func:`_bad_cells` unless already set."""
+    none = jnp.iinfo(jnp.int32).max
+    first = jnp.min(jnp.asarray([jnp.min(jnp.where(b >= 0, b, none), initial=none)
+                                 for b in bad] + [none]))
+    found = jnp.where(first < none, first, -1)
+    return state._replace(
+        first_bad=jnp.where(state.first_bad >= 0, state.first_bad, found))
+
+
 def current_values(params: Params, k):
     """Value (nA) of every current source at step k (held over (t_k, t_k + dt])."""
     key = jax.random.fold_in(jax.random.wrap_key_data(params.key), _CURRENTS)
@@ -435,26 +452,31 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     values = jax.eval_shape(current_values, params, k0)
     currents = jnp.zeros((layout.chunk,) + values.shape, values.dtype)
 
-    def put(rows, st, j):
-        st = _check_finite(st, k0 + j)
+    def put(rows, st, j, bad):
         new = _record(params.recording, st, pack)
-        return st, {f: lax.dynamic_update_index_in_dim(rows[f], new[f], j, 0) for f in rows}
+        rows = {f: lax.dynamic_update_index_in_dim(rows[f], new[f], j, 0) for f in rows}
+        return rows, _bad_cells(bad, st, k0 + j)
 
     def step(carry):
-        j, st, rows, cur = carry
-        st, rows = put(rows, st, j)
+        j, st, rows, cur, bad = carry
+        rows, bad = put(rows, st, j, bad)
         # The postsynaptic history gets the cells' spikes of the last step here, before
         # this step's delivery reads it, not at the end of the last step: appended after
         # the delivery (on which the spikes do not depend), it was copied every step.
         st = _append_post(layout, params, st, k0 + j, j > 0)
         st, values = _step(layout, params, prepared, st, k0 + j, uniforms[j], post=False)
         cur = lax.dynamic_update_index_in_dim(cur, values, j, 0)
-        return j + 1, st, rows, cur
+        return j + 1, st, rows, cur, bad
 
-    _, state, rows, currents = lax.while_loop(
-        lambda c: c[0] < n_active, step, (jnp.asarray(0, jnp.int32), state, rows, currents))
+    # The finite check keeps, per cell, the first step with a non-finite v (elementwise,
+    # one small kernel per step) and reduces over the cells once per chunk.
+    bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
+    _, state, rows, currents, bad = lax.while_loop(
+        lambda c: c[0] < n_active, step,
+        (jnp.asarray(0, jnp.int32), state, rows, currents, bad))
     state = _append_post(layout, params, state, k0 + n_active, n_active > 0)
-    state, rows = put(rows, state, n_active)
+    rows, bad = put(rows, state, n_active, bad)
+    state = _first_bad(state, bad)
     return state, Outputs(**{f: r[1:] for f, r in rows.items()}, currents=currents)
 
 
