@@ -651,14 +651,14 @@ class Network:
 
     def _dispatch(self, outs, k0, n, state, sources=True):
         steps = k0 + 1 + np.arange(n)
-        spikes = None
+        events = None
         for recorder, name, cols, ids, field in self.rec_map:
             if name == "spikes":
-                if spikes is None:
-                    spikes = engine.spike_counts(outs.spikes[:n], len(self.rec_index["spikes"]))
-                counts = spikes[:, cols]
-                rows, c = np.nonzero(counts)
-                reps = counts[rows, c]
+                if events is None:  # (rows, columns, counts) of all recorded spikes, once
+                    events = engine.spike_events(outs.spikes[:n], len(self.rec_index["spikes"]))
+                rows, c, reps = events
+                mine = (c >= cols.start) & (c < cols.stop)
+                rows, c, reps = rows[mine], c[mine] - cols.start, reps[mine]
                 recorder._add_spikes(np.repeat(ids[c], reps), np.repeat(steps[rows], reps))
                 continue
             s = recorder.sampling_steps

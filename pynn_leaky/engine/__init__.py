@@ -59,6 +59,7 @@ from ._network import (
 )
 from ._network import (
     spike_counts as spike_counts,
+    spike_events as spike_events,
 )
 
 __all__ = [
@@ -89,5 +90,6 @@ __all__ = [
     "simulate",
     "sources",
     "spike_counts",
+    "spike_events",
     "synapses",
 ]

@@ -189,6 +189,34 @@ def spike_counts(spikes, n: int):
     return np.unpackbits(spikes, axis=-1, count=n, bitorder="little")
 
 
+def spike_events(spikes, n: int):
+    """The non-zero entries of :func:`spike_counts` as ``(rows, cols, counts)``, in row-major
+    order, as ``np.nonzero`` gives them (host-side NumPy).
+
+    Bit-packed spikes are searched byte by byte and only the non-zero bytes unpacked:
+    spikes are sparse, and a full unpack and search of a (steps, n) array costs more
+    than the step loop of a small network.
+    """
+    import numpy as np
+
+    spikes = np.asarray(spikes)
+    if spikes.dtype != np.uint8:
+        rows, cols = np.nonzero(spikes)
+        return rows, cols, spikes[rows, cols]
+    width = spikes.shape[-1]
+    flat = np.ascontiguousarray(spikes).reshape(-1)
+    flat = np.concatenate([flat, np.zeros(-flat.size % 8, np.uint8)])
+    word = np.flatnonzero(flat.view(np.uint64))  # 8 bytes at a time
+    at = (word[:, None] * 8 + np.arange(8)).ravel()
+    at = at[flat[at] != 0]  # the non-zero bytes, in order
+    bits = np.unpackbits(flat[at][:, None], axis=1, bitorder="little")
+    hit, bit = np.nonzero(bits)  # bits of one byte come in increasing column order
+    rows, cols = np.divmod(at[hit], width)
+    cols = cols * 8 + bit
+    keep = cols < n
+    return rows[keep], cols[keep], np.ones(int(np.count_nonzero(keep)), np.uint8)
+
+
 # Independent random streams, folded into the user's key.
 _POISSON, _NOISE, _CURRENTS, _TRANSMIT = 1, 2, 3, 4
 
@@ -253,12 +281,15 @@ def _source_draws(layout: Layout, params: Params, k0, n_steps: int):
     return _sources.poisson_uniforms(key, k0 + 1, n_steps, layout.n_poisson)
 
 
-def _step(layout: Layout, params: Params, prepared, state: State, k, u):
+def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=True):
     """Advance the whole network from step k to step k + 1; return (state, values).
 
     ``u`` (n_poisson,) are the random sources' draws for step k + 1; ``values``
     (n_current_sources,) nA are the current sources' values held over the step.
-    ``first_bad`` is left to :func:`_check_finite`.
+    ``first_bad`` is left to :func:`_check_finite`. ``post=False`` leaves the cells'
+    spikes of step k + 1 out of the plastic synapses' postsynaptic history (their effect
+    on the weights is applied): the caller then adds them with :func:`_append_post`
+    before the next step.
     """
     props, cdf, pre = prepared
     key = jax.random.wrap_key_data(params.key)
@@ -316,11 +347,30 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u):
     counts = jnp.concatenate([e.astype(jnp.int32) for e in emitted])
     if layout.plastic is not None:
         spiked = jnp.concatenate(cell_spikes) if cell_spikes else jnp.zeros(0, bool)
-        plastic = _plastic.record_post(params.plastic, plastic, spiked, k1, params.dt,
-                                       layout.plastic)
+        record = _plastic.record_post if post else _plastic.drop_oldest
+        plastic = record(params.plastic, plastic, spiked, *([k1] if post else []), params.dt,
+                         layout.plastic)
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts,
                       first_bad=state.first_bad, source_phase=source_phase, plastic=plastic)
     return new_state, values
+
+
+def _append_post(layout: Layout, params: Params, state: State, k, when=True) -> State:
+    """Add the cells' spikes of step ``k`` (``state.pending``, state at step k) to the
+    plastic synapses' postsynaptic history, if ``when``; see ``_step(..., post=False)``."""
+    if layout.plastic is None:
+        return state
+    parts, start = [], layout.n_array + layout.n_poisson
+    for g in layout.groups:  # pending: array sources, Poisson sources, spiking cells
+        if g.spiking:
+            parts.append(state.pending[start : start + g.n] > 0)
+            start += g.n
+        else:
+            parts.append(jnp.zeros(g.n, bool))
+    spiked = (jnp.concatenate(parts) if parts else jnp.zeros(0, bool)) & when
+    plastic = _plastic.append_post(params.plastic, state.plastic, spiked, k, params.dt,
+                                   layout.plastic)
+    return state._replace(plastic=plastic)
 
 
 _ONE_SPIKE_MODELS = frozenset({"iaf", "iaf_alpha", "iaf_delta", "izhikevich"} | {
@@ -338,6 +388,23 @@ def _check_finite(state: State, k) -> State:
     finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in state.groups] + [True]))
     return state._replace(
         first_bad=jnp.where((state.first_bad < 0) & ~finite, k, state.first_bad))
+
+
+def _bad_cells(bad, state: State, k):
+    """Per group, each cell's first step with non-finite v (-1 if none), given ``state``
+    at step ``k``: :func:`_check_finite` in parts, reduced by :func:`_first_bad`."""
+    return tuple(jnp.where((b < 0) & ~jnp.isfinite(s.v), k, b)
+                 for b, s in zip(bad, state.groups))
+
+
+def _first_bad(state: State, bad) -> State:
+    """``state`` with ``first_bad`` set from :func:`_bad_cells` unless already set."""
+    none = jnp.iinfo(jnp.int32).max
+    first = jnp.min(jnp.asarray([jnp.min(jnp.where(b >= 0, b, none), initial=none)
+                                 for b in bad] + [none]))
+    found = jnp.where(first < none, first, -1)
+    return state._replace(
+        first_bad=jnp.where(state.first_bad >= 0, state.first_bad, found))
 
 
 def current_values(params: Params, k):
@@ -392,21 +459,31 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     values = jax.eval_shape(current_values, params, k0)
     currents = jnp.zeros((layout.chunk,) + values.shape, values.dtype)
 
-    def put(rows, st, j):
-        st = _check_finite(st, k0 + j)
+    def put(rows, st, j, bad):
         new = _record(params.recording, st, pack)
-        return st, {f: lax.dynamic_update_index_in_dim(rows[f], new[f], j, 0) for f in rows}
+        rows = {f: lax.dynamic_update_index_in_dim(rows[f], new[f], j, 0) for f in rows}
+        return rows, _bad_cells(bad, st, k0 + j)
 
     def step(carry):
-        j, st, rows, cur = carry
-        st, rows = put(rows, st, j)
-        st, values = _step(layout, params, prepared, st, k0 + j, uniforms[j])
+        j, st, rows, cur, bad = carry
+        rows, bad = put(rows, st, j, bad)
+        # The postsynaptic history gets the cells' spikes of the last step here, before
+        # this step's delivery reads it, not at the end of the last step: appended after
+        # the delivery (on which the spikes do not depend), it was copied every step.
+        st = _append_post(layout, params, st, k0 + j, j > 0)
+        st, values = _step(layout, params, prepared, st, k0 + j, uniforms[j], post=False)
         cur = lax.dynamic_update_index_in_dim(cur, values, j, 0)
-        return j + 1, st, rows, cur
+        return j + 1, st, rows, cur, bad
 
-    _, state, rows, currents = lax.while_loop(
-        lambda c: c[0] < n_active, step, (jnp.asarray(0, jnp.int32), state, rows, currents))
-    state, rows = put(rows, state, n_active)
+    # The finite check keeps, per cell, the first step with a non-finite v (elementwise,
+    # one small kernel per step) and reduces over the cells once per chunk.
+    bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
+    _, state, rows, currents, bad = lax.while_loop(
+        lambda c: c[0] < n_active, step,
+        (jnp.asarray(0, jnp.int32), state, rows, currents, bad))
+    state = _append_post(layout, params, state, k0 + n_active, n_active > 0)
+    rows, bad = put(rows, state, n_active, bad)
+    state = _first_bad(state, bad)
     return state, Outputs(**{f: r[1:] for f, r in rows.items()}, currents=currents)
 
 

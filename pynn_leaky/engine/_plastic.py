@@ -244,7 +244,9 @@ def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key
         carried = jnp.where(valid, carried, 0.0)
         slot = (k + table.delay[syn]) % ring
         buf = buf.at[(slot * layout.n_target + table.target[syn]).ravel()].add(carried.ravel())
-        updates = {"last": jnp.full(syn.shape, k, jnp.int32)}
+        # (where, not a constant: the write then depends on the reads of `last` above
+        # and is done in place, not on a copy)
+        updates = {"last": jnp.where(valid, k, st.last[syn])}
         for name, (mask, v) in new.items():
             updates[name] = jnp.where(mask, v, getattr(st, name)[syn])
         synaptic = {**synaptic, **{
@@ -266,36 +268,59 @@ def record_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,
     A cell whose history is full drops its oldest entry; its incoming STDP synapses that
     have not paired with it yet are potentiated by it now (see the module docstring).
     """
-    if STDP not in layout.kinds:
+    state = drop_oldest(table, state, spiked, dt, layout)
+    return append_post(table, state, spiked, k1, dt, layout)
+
+
+def drop_oldest(table: PlasticTable, state: PlasticState, spiked, dt, layout: PlasticLayout):
+    """The weights' part of :func:`record_post`: each cell that spikes (``spiked``) with a
+    full history potentiates its incoming STDP synapses that have not paired yet with the
+    oldest entry, which :func:`append_post` then overwrites."""
+    if STDP not in layout.kinds or layout.max_fanin == 0:
         return state
     H = layout.history
-    cells = jnp.arange(layout.n_cells)
     n = state.n_post
-    slot = n % H
-    dropped = state.hist_step[cells, slot]
+    dropped = state.hist_step[jnp.arange(layout.n_cells), n % H]
     spill = (spiked & (n >= H)).astype(jnp.int32)
     n_syn = layout.n_syn
 
-    def apply_dropped(weight, cell, cnt, valid, lane):
+    def apply_dropped(synaptic, cell, cnt, valid, lane):
         syn = table.post_syn[lane]
-        st = state._replace(weight=weight)  # only the weights go round the loop
+        # Only the weights change; `kplus` and `last` go round the loop unchanged all
+        # the same, so that a single value of each is live (XLA copied `last` otherwise).
+        st = state._replace(**synaptic)
+        weight = synaptic["weight"]
         s = dropped[cell][:, None]
         norm, lo, span = _normalised(table, st, syn)
         need = valid & (s > st.last[syn] - table.delay[syn])
         norm = _potentiate(table, st, syn, norm, s, need, dt)
         w = table.sign[syn] * (lo + span * norm)
         idx = jnp.where(need, syn, n_syn)
-        return weight.at[idx.ravel()].set(w.ravel(), mode="drop")
+        return {**synaptic, "weight": weight.at[idx.ravel()].set(w.ravel(), mode="drop")}
 
-    if layout.max_fanin > 0:
-        state = state._replace(weight=spiking_batches(
-            spill, table.post_ptr, layout.n_cells, layout.max_fanin, apply_dropped,
-            state.weight))
+    synaptic = {name: getattr(state, name) for name in ("weight", "kplus", "last")}
+    return state._replace(**spiking_batches(
+        spill, table.post_ptr, layout.n_cells, layout.max_fanin, apply_dropped, synaptic))
+
+
+def append_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,
+                layout: PlasticLayout):
+    """The history's part of :func:`record_post` (after :func:`drop_oldest`)."""
+    if STDP not in layout.kinds:
+        return state
+    H = layout.history
+    cells = jnp.arange(layout.n_cells)
+    n = state.n_post
+    slot = n % H
     prev = (n - 1) % H
+    hist_step = state.hist_step.at[cells, slot].set(
+        jnp.where(spiked, k1, state.hist_step[cells, slot]))
+    # The previous entry is read after the write when it is another slot (H > 1): every
+    # read of the old array then precedes the write, which XLA does in place (reading
+    # the old array for hist_k below made it copy the history every step).
+    prev_s = (hist_step if H > 1 else state.hist_step)[cells, prev]
     prev_k = jnp.where(n > 0, state.hist_k[cells, prev], 0.0)
-    prev_s = state.hist_step[cells, prev]
     k_new = prev_k * jnp.exp((prev_s - k1) * dt / table.tau_minus) + 1.0
-    hist_step = state.hist_step.at[cells, slot].set(jnp.where(spiked, k1, dropped))
     hist_k = state.hist_k.at[cells, slot].set(jnp.where(spiked, k_new, state.hist_k[cells, slot]))
     return state._replace(hist_step=hist_step, hist_k=hist_k,
                           n_post=n + spiked.astype(jnp.int32))
