@@ -312,7 +312,9 @@ class Network:
         here = pre < self.n_spiking
         pre, target, delay, weight = pre[here], target[here], delay[here], weight[here]
         order = np.argsort(pre, kind="stable")
-        self.syn_order = order  # table position i holds connection order[i] (projection order)
+        # table position i holds connection order[i] (projection order; in an emulated
+        # partition, order among the connections from cells held here)
+        self.syn_order = order
         counts = np.bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
         max_delay = max([int(delay.max(initial=1))]

@@ -215,7 +215,7 @@ class Population(_Get, common.Population):
     def _get_native_parameters(self, *names):
         return ParameterSpace(
             {name: simplify(self._parameters[name]) for name in names},
-            shape=(self.local_size,),
+            shape=(held(self),),
         )
 
     def _set_parameters(self, parameter_space):

@@ -352,12 +352,13 @@ def check_delays(delay):
 
 
 def delay_steps(delay, dt):
-    """Delays (ms) to whole steps of `dt`: the nearest step, at least 1.
+    """Delays (ms) to whole steps of `dt`: the nearest step, halves up, at least 1 (NEST's
+    ``ld_round(delay * steps_per_ms)``: 0.15 ms at dt 0.1 is 2 steps).
 
     Returns ``(steps, off)``: ``off`` marks the delays that were not on the grid (to a
     relative tolerance of 1e-6 of a step), for the caller's warning.
     """
-    exact = np.asarray(delay, dtype=float) / dt
-    steps = np.rint(exact).astype(np.int64)
+    exact = np.asarray(delay, dtype=float) * (1.0 / dt)
+    steps = np.floor(exact + 0.5).astype(np.int64)
     off = np.abs(exact - steps) > 1e-6
     return np.maximum(steps, 1), off

@@ -76,10 +76,9 @@ class State(common.control.BaseState):
         """Which of the cells `ids` this process holds: all of them, or in an emulated
         partition those with ``id % num_processes == mpi_rank`` (round robin over IDs, as
         NEST and pyNN.mock distribute cells over MPI ranks)."""
-        ids = np.asarray(ids, dtype=np.int64)
         if not self.emulated:
-            return np.ones(ids.shape, bool)
-        return ids % self.num_processes == self.mpi_rank
+            return np.ones(np.shape(ids), bool)
+        return np.asarray(ids, dtype=np.int64) % self.num_processes == self.mpi_rank
 
     def gather(self, gather):
         """What PyNN's `gather` argument becomes: in an emulated partition there are no

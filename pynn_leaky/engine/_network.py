@@ -275,7 +275,8 @@ def _source_draws(layout: Layout, params: Params, k0, n_steps: int):
     uniforms (see :mod:`._sources`)."""
     key = jax.random.fold_in(jax.random.wrap_key_data(params.key), _POISSON)
     if params.poisson.shape is None:
-        dtype = jnp.uint8 if layout.poisson_terms < 64 else jnp.int32  # < 64: rate dt < 30
+        # poisson_terms < 64: rate dt < 24, and P(a count > 255) is below 1e-100
+        dtype = jnp.uint8 if layout.poisson_terms < 64 else jnp.int32
         return _sources.block_counts(key, params.poisson.rate, params.dt, k0 + 1, n_steps,
                                      dtype)
     return _sources.poisson_uniforms(key, k0 + 1, n_steps, layout.n_poisson)

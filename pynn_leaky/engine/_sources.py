@@ -10,9 +10,9 @@ are drawn by events, not by steps (:func:`block_counts`): time is cut into block
 block, Poisson(rate * BLOCK dt), then each event's step, uniform over the block. That is
 exactly a Poisson process binned into steps (independent Poisson(rate dt) counts), for
 about (1 + the largest count) random numbers per source and block instead of one per
-source and step. A block's draws depend only on the key, the block's index and the
-rates, so a run split anywhere draws the same spikes; a changed rate draws the rest of
-the block afresh (independently: the rates are folded into the block's key).
+source and step. A source's draws depend only on the key, its index, the block's index
+and its own rate, so a run split anywhere draws the same spikes; a changed rate draws the
+rest of the block afresh (independently: the rate is folded into the source's key).
 
 Otherwise every random source draws one uniform number per step (drawn a chunk at a
 time, see :func:`poisson_uniforms`) and carries an integer ``phase``:
@@ -109,35 +109,44 @@ BLOCK = 256
 runs are cut into chunks)."""
 
 
-def _rate_digest(rate):
-    """A uint32 digest of the rates: blocks drawn at other rates use other numbers."""
-    bits = lax.bitcast_convert_type(rate.astype(jnp.float64), jnp.uint32)  # (n, 2)
-    i = jnp.arange(rate.shape[0], dtype=jnp.uint32)
-    mixed = bits[:, 0] * (2 * i + 1) * jnp.uint32(0x9E3779B1) ^ bits[:, 1] * (
-        2 * i + 3) * jnp.uint32(0x85EBCA77)
-    return jnp.sum(mixed, dtype=jnp.uint32)
+def _source_keys(key, rate):
+    """One key per source, from its index and its rate: a source's spikes do not depend on
+    the other sources' rates, and a changed rate gives independent numbers. The rate is
+    hashed in float32, so that both precisions draw the same spikes."""
+    bits = lax.bitcast_convert_type(rate.astype(jnp.float32), jnp.uint32)
+    return jax.vmap(lambda i, r: jax.random.fold_in(jax.random.fold_in(key, i), r))(
+        jnp.arange(rate.shape[0], dtype=jnp.uint32), bits)
+
+
+FIRST = 8
+"""Events per source and block handled in one vectorised pass; sources with more (rare
+below a few hundred Hz) continue in a loop."""
 
 
 def _poisson_inverse(u, lam):
     """The smallest j with P(X <= j) >= u, X ~ Poisson(lam), for each element.
 
-    The terms are summed in log space (no underflow of exp(-lam) at large lam) until
-    every count is found; the loop runs as many times as the largest count.
+    P(X <= j) for j <= FIRST in one pass; beyond, the terms are summed in log space (no
+    underflow of exp(-lam) at large lam) until every count is found, as many times as
+    the largest count exceeds FIRST.
     """
+    j = jnp.arange(FIRST + 1, dtype=lam.dtype)
+    log_lam = jnp.log(jnp.where(lam > 0, lam, 1.0))
+    logp = -lam[:, None] + j * log_lam[:, None] - jax.scipy.special.gammaln(j + 1.0)
+    totals = jnp.cumsum(jnp.exp(logp), axis=1)
+    count = jnp.sum(u[:, None] > totals, axis=1).astype(jnp.int32)
     cap = lam + 40.0 * jnp.sqrt(lam) + 100.0  # beyond any tail a float64 uniform reaches
-    logp = -lam
-    total = jnp.exp(logp)
 
     def body(c):
         j, logp, total, go = c
         j = j + go.astype(jnp.int32)
-        logp = jnp.where(go, logp + jnp.log(lam) - jnp.log(j.astype(lam.dtype)), logp)
+        logp = jnp.where(go, logp + log_lam - jnp.log(j.astype(lam.dtype)), logp)
         total = jnp.where(go, total + jnp.exp(logp), total)
         return j, logp, total, go & (u > total) & (j < cap)
 
-    j0 = jnp.zeros(u.shape, jnp.int32)
-    go = (u > total) & (lam > 0)
-    return lax.while_loop(lambda c: jnp.any(c[3]), body, (j0, logp, total, go))[0]
+    go = (count > FIRST) & (lam > 0)  # u > P(X <= FIRST): go on from j = FIRST
+    start = (jnp.where(go, FIRST, count), logp[:, -1], totals[:, -1], go)
+    return lax.while_loop(lambda c: jnp.any(c[3]), body, start)[0]
 
 
 def block_counts(key, rate, dt, first_step, n_steps: int, dtype):
@@ -145,25 +154,32 @@ def block_counts(key, rate, dt, first_step, n_steps: int, dtype):
     first_step + 1, ... (see the module's docstring); ``dtype`` holds any one count."""
     n = rate.shape[0]
     lam = rate.astype(jnp.float64) * dt * 1e-3 * BLOCK  # mean events per block
-    key = jax.random.fold_in(key, _rate_digest(rate))
+    keys = _source_keys(key, rate)
     g0 = first_step - 1  # steps g + 1 with g // BLOCK == b form block b
     b0 = g0 // BLOCK
     n_blocks = (n_steps + 2 * BLOCK - 2) // BLOCK  # static: enough for any alignment
     cells = jnp.arange(n)
 
-    def block(b):
-        kb = jax.random.fold_in(key, b)
-        events = _poisson_inverse(
-            jax.random.uniform(jax.random.fold_in(kb, 0), (n,), jnp.float64), lam)
+    def to_step(u):
+        return jnp.minimum((u * BLOCK).astype(jnp.int32), BLOCK - 1)
 
-        def place(c):
+    def block(b):
+        kb = jax.vmap(jax.random.fold_in, (0, None))(keys, b)
+        # per source: its count, then the steps of its first FIRST events
+        u = jax.vmap(lambda k: jax.random.uniform(k, (FIRST + 1,), jnp.float64))(kb)
+        events = _poisson_inverse(u[:, 0], lam)
+        first = jnp.arange(FIRST)[None, :] < events[:, None]
+        counts = jnp.zeros((BLOCK, n), dtype).at[to_step(u[:, 1:]), cells[:, None]].add(
+            first.astype(dtype))
+
+        def place(c):  # event r >= FIRST of the sources that have one
             r, counts = c
-            u = jax.random.uniform(jax.random.fold_in(kb, r + 1), (n,), jnp.float64)
-            step = jnp.minimum((u * BLOCK).astype(jnp.int32), BLOCK - 1)
-            return r + 1, counts.at[step, cells].add((r < events).astype(dtype))
+            u = jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(k, r), (),
+                                                      jnp.float64))(kb)
+            return r + 1, counts.at[to_step(u), cells].add((r < events).astype(dtype))
 
         return lax.while_loop(lambda c: c[0] < jnp.max(events, initial=0), place,
-                              (jnp.asarray(0, jnp.int32), jnp.zeros((BLOCK, n), dtype)))[1]
+                              (jnp.asarray(FIRST, jnp.int32), counts))[1]
 
     counts = jax.vmap(block)(b0 + jnp.arange(n_blocks)).reshape(n_blocks * BLOCK, n)
     return lax.dynamic_slice_in_dim(counts, g0 - b0 * BLOCK, n_steps)

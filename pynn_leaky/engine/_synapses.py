@@ -74,7 +74,7 @@ def _slot_ops(n: int, mode: str):
                 return jax.vmap(plain, in_axes=axes)(buffer, start), True
             if not buffer_b:
                 buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
-            return rows(buffer, start.astype(jnp.int32), axis_size), True
+            return rows(buffer, jnp.asarray(start, jnp.int32), axis_size), True
         return rule
 
     if mode == "dense":
