@@ -110,3 +110,16 @@ def test_event_counts_invert_the_poisson_cdf():
         got = np.asarray(_sources._poisson_inverse(jnp.asarray(u), jnp.full(u.shape, lam)))
         want = stats.poisson.ppf(u, lam) if lam > 0 else np.zeros(u.shape)
         np.testing.assert_array_equal(got, want)
+
+
+def test_each_source_draws_from_its_own_stream():
+    """Changing one source's rate leaves the other sources' counts alone; float32 rates
+    (precision='float32') use the same random numbers as float64 ones."""
+    a = _counts([500.0, 500.0, 40.0], 1, 2000)
+    b = _counts([500.0, 900.0, 40.0], 1, 2000)
+    np.testing.assert_array_equal(a[:, [0, 2]], b[:, [0, 2]])
+    assert not np.array_equal(a[:, 1], b[:, 1])
+    key = jax.random.key(3)
+    f32 = _sources.block_counts(key, jnp.asarray([3300.0, 20.0], jnp.float32),
+                                jnp.float32(DT), 1, 2000, jnp.int32)
+    np.testing.assert_array_equal(np.asarray(f32), _counts([3300.0, 20.0], 1, 2000))
