@@ -32,11 +32,13 @@ remainder of the uniform, rescaled, is again uniform and decides the step), so t
 rate is the same in every step from ``start`` on.
 """
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.extend.random import threefry2x32_p
 
 
 class ScheduleTable(NamedTuple):
@@ -109,13 +111,30 @@ BLOCK = 256
 runs are cut into chunks)."""
 
 
+def _threefry(k0, k1, x0, x1):
+    """Threefry-2x32 (JAX's counter-based hash) of the counters (x0, x1) under the keys
+    (k0, k1), all broadcast together: two uint32 words per counter. One call hashes any
+    number of (key, counter) pairs; vmapping jax.random over per-source keys instead
+    compiles several times slower."""
+    args = jnp.broadcast_arrays(*(jnp.asarray(a).astype(jnp.uint32) for a in (k0, k1, x0, x1)))
+    shape = args[0].shape  # hashed flat: a multi-dimensional hash compiles 3 x slower
+    return tuple(w.reshape(shape) for w in threefry2x32_p.bind(*(a.ravel() for a in args)))
+
+
+def _uniform(words):
+    """Uniforms in [0, 1) (float64, 52 random bits) from the two words of :func:`_threefry`."""
+    hi, lo = words
+    bits = (hi.astype(jnp.uint64) << 20) | (lo.astype(jnp.uint64) >> 12)
+    return bits.astype(jnp.float64) * 2.0**-52
+
+
 def _source_keys(key, rate):
-    """One key per source, from its index and its rate: a source's spikes do not depend on
-    the other sources' rates, and a changed rate gives independent numbers. The rate is
-    hashed in float32, so that both precisions draw the same spikes."""
+    """One key (two uint32 words) per source, from its index and its rate: a source's
+    spikes do not depend on the other sources' rates, and a changed rate gives independent
+    numbers. The rate is hashed in float32, so that both precisions draw the same spikes."""
+    k = jax.random.key_data(key)
     bits = lax.bitcast_convert_type(rate.astype(jnp.float32), jnp.uint32)
-    return jax.vmap(lambda i, r: jax.random.fold_in(jax.random.fold_in(key, i), r))(
-        jnp.arange(rate.shape[0], dtype=jnp.uint32), bits)
+    return _threefry(k[..., 0], k[..., 1], jnp.arange(rate.shape[0], dtype=jnp.uint32), bits)
 
 
 FIRST = 8
@@ -130,9 +149,12 @@ def _poisson_inverse(u, lam):
     underflow of exp(-lam) at large lam) until every count is found, as many times as
     the largest count exceeds FIRST.
     """
-    j = jnp.arange(FIRST + 1, dtype=lam.dtype)
     log_lam = jnp.log(jnp.where(lam > 0, lam, 1.0))
-    logp = -lam[:, None] + j * log_lam[:, None] - jax.scipy.special.gammaln(j + 1.0)
+    logp, logs = -lam, [-lam]
+    for j in range(1, FIRST + 1):
+        logp = logp + log_lam - math.log(j)
+        logs.append(logp)
+    logp = jnp.stack(logs, axis=1)
     totals = jnp.cumsum(jnp.exp(logp), axis=1)
     count = jnp.sum(u[:, None] > totals, axis=1).astype(jnp.int32)
     cap = lam + 40.0 * jnp.sqrt(lam) + 100.0  # beyond any tail a float64 uniform reaches
@@ -151,37 +173,44 @@ def _poisson_inverse(u, lam):
 
 def block_counts(key, rate, dt, first_step, n_steps: int, dtype):
     """Spike counts (n_steps, n) of plain Poisson sources in steps first_step,
-    first_step + 1, ... (see the module's docstring); ``dtype`` holds any one count."""
+    first_step + 1, ... (see the module's docstring); ``dtype`` holds any one count.
+
+    Source i's numbers for block b are uniforms from its key and the counter (b, j): j = 0
+    gives its number of events, j = e + 1 the step of its event e."""
     n = rate.shape[0]
     lam = rate.astype(jnp.float64) * dt * 1e-3 * BLOCK  # mean events per block
-    keys = _source_keys(key, rate)
+    s0, s1 = _source_keys(key, rate)
     g0 = first_step - 1  # steps g + 1 with g // BLOCK == b form block b
     b0 = g0 // BLOCK
     n_blocks = (n_steps + 2 * BLOCK - 2) // BLOCK  # static: enough for any alignment
-    cells = jnp.arange(n)
+    blocks = (b0 + jnp.arange(n_blocks)).astype(jnp.uint32)[:, None]  # (n_blocks, 1)
+    at_block = jnp.arange(n_blocks)[:, None]
+    cells = jnp.arange(n)[None, :]
+
+    def uniforms(j):  # (n_blocks, n, ...) for the counters (block, j)
+        extra = (None,) * (jnp.ndim(j))
+        return _uniform(_threefry(s0[(None, slice(None)) + extra],
+                                  s1[(None, slice(None)) + extra],
+                                  blocks[(slice(None), slice(None)) + extra], j))
 
     def to_step(u):
         return jnp.minimum((u * BLOCK).astype(jnp.int32), BLOCK - 1)
 
-    def block(b):
-        kb = jax.vmap(jax.random.fold_in, (0, None))(keys, b)
-        # per source: its count, then the steps of its first FIRST events
-        u = jax.vmap(lambda k: jax.random.uniform(k, (FIRST + 1,), jnp.float64))(kb)
-        events = _poisson_inverse(u[:, 0], lam)
-        first = jnp.arange(FIRST)[None, :] < events[:, None]
-        counts = jnp.zeros((BLOCK, n), dtype).at[to_step(u[:, 1:]), cells[:, None]].add(
-            first.astype(dtype))
+    # Each source's count, then the steps of its first FIRST events, in one pass.
+    u = uniforms(jnp.arange(FIRST + 1, dtype=jnp.uint32))  # (n_blocks, n, FIRST + 1)
+    events = _poisson_inverse(u[..., 0].ravel(), jnp.tile(lam, n_blocks)).reshape(n_blocks, n)
+    first = jnp.arange(FIRST) < events[..., None]
+    counts = jnp.zeros((n_blocks, BLOCK, n), dtype).at[
+        at_block[..., None], to_step(u[..., 1:]), cells[..., None]].add(first.astype(dtype))
 
-        def place(c):  # event r >= FIRST of the sources that have one
-            r, counts = c
-            u = jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(k, r), (),
-                                                      jnp.float64))(kb)
-            return r + 1, counts.at[to_step(u), cells].add((r < events).astype(dtype))
+    def place(c):  # event e >= FIRST of the sources that have one (rare at usual rates)
+        e, counts = c
+        step = to_step(uniforms(e + 1))
+        return e + 1, counts.at[at_block, step, cells].add((e < events).astype(dtype))
 
-        return lax.while_loop(lambda c: c[0] < jnp.max(events, initial=0), place,
-                              (jnp.asarray(FIRST, jnp.int32), counts))[1]
-
-    counts = jax.vmap(block)(b0 + jnp.arange(n_blocks)).reshape(n_blocks * BLOCK, n)
+    counts = lax.while_loop(lambda c: c[0] < jnp.max(events, initial=0), place,
+                            (jnp.asarray(FIRST, jnp.uint32), counts))[1]
+    counts = counts.reshape(n_blocks * BLOCK, n)
     return lax.dynamic_slice_in_dim(counts, g0 - b0 * BLOCK, n_steps)
 
 
@@ -231,8 +260,6 @@ def random_counts(params: PoissonParams, cdf, u, k, phase):
 
 def poisson_terms(max_lambda: float) -> int:
     """Number of CDF terms so that the truncated tail is below 1e-12 (static)."""
-    import math
-
     lam = max(max_lambda, 1e-12)
     p, cdf, j = math.exp(-lam), 0.0, 0
     while True:
