@@ -133,6 +133,8 @@ class Network:
             ),
             synapses=self.syn_layout,
             chunk=self._chunk(state),
+            spikes_all=self.n_spiking > 0
+            and self.rec_index["spikes"] == list(range(self.n_spiking)),
             plastic=self.plastic_layout,
         )
         self.params = engine.Params(

@@ -59,6 +59,8 @@ from ._network import (
 )
 from ._network import (
     spike_counts as spike_counts,
+)
+from ._network import (
     spike_events as spike_events,
 )
 

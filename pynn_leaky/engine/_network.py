@@ -127,6 +127,7 @@ class Layout(NamedTuple):
     synapses: _synapses.SynapseLayout
     chunk: int
     plastic: _plastic.PlasticLayout = None  # None: no plastic synapses
+    spikes_all: bool = False  # the recorded spikes are those of every spiking index, in order
 
     @property
     def n_cells(self):
@@ -426,13 +427,21 @@ def _gather(groups, field, index, dtype):
     return jnp.concatenate(parts)[index]
 
 
-def _record(rec: Recording, state: State, pack=False):
+def _record(rec: Recording, state: State, pack=False, spikes_all=False):
     """The recorded signals and spikes of ``state`` (a dict of the Outputs fields but
-    ``currents``); ``pack``: spikes bit-packed (see :class:`Outputs`)."""
+    ``currents``); ``pack``: spikes bit-packed (see :class:`Outputs`).
+
+    ``spikes_all`` (static, with ``pack``): every spiking index is recorded, in order. The
+    bytes then come from the bit words that the event delivery computes from the same
+    spikes (XLA computes them once for both)."""
     dtype = state.ring.dtype
     out = {f: _gather(state.groups, f, getattr(rec, f), dtype) for f in RECORDABLE}
     spikes = state.pending[rec.spikes]
-    if pack:
+    if pack and spikes_all:
+        n = state.pending.shape[0]
+        words = _synapses._SpikeBits(state.pending, n).words  # bit i % 32 of word i // 32
+        spikes = lax.bitcast_convert_type(words, jnp.uint8).reshape(-1)[: -(-n // 8)]
+    elif pack:
         bits = jnp.pad(spikes > 0, (0, -spikes.shape[0] % 8)).reshape(-1, 8)
         spikes = jnp.sum(bits.astype(jnp.uint8) << jnp.arange(8, dtype=jnp.uint8), axis=1,
                          dtype=jnp.uint8)
@@ -455,13 +464,14 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     # would recompute the cell update in every consumer. So row r of ``rows`` holds the
     # state after r steps (row 0: the chunk's start, dropped), and the state after the
     # last step is recorded after the loop.
-    shapes = jax.eval_shape(lambda st: _record(params.recording, st, pack), state)
+    record = partial(_record, pack=pack, spikes_all=pack and layout.spikes_all)
+    shapes = jax.eval_shape(lambda st: record(params.recording, st), state)
     rows = {f: jnp.zeros((layout.chunk + 1,) + x.shape, x.dtype) for f, x in shapes.items()}
     values = jax.eval_shape(current_values, params, k0)
     currents = jnp.zeros((layout.chunk,) + values.shape, values.dtype)
 
     def put(rows, st, j, bad):
-        new = _record(params.recording, st, pack)
+        new = record(params.recording, st)
         rows = {f: lax.dynamic_update_index_in_dim(rows[f], new[f], j, 0) for f in rows}
         return rows, _bad_cells(bad, st, k0 + j)
 
