@@ -38,8 +38,8 @@ MODULE = {"nest": "nest", "brian2": "brian2", "brainpy": "brainpy", "brainpy64":
           "brainpy1d": "brainpy"}
 PEERS = ("brian2", "brainpy", "brainpy64", "brainpy1d")  # run with --peer-python
 ALL = {"W1", "W2", "W2c", "W3", "W4", "W4n", "W5"}
-SUPPORTS = {"brian2": {"W1", "W2", "W2c", "W3"}, "brainpy": {"W1", "W3"},
-            "brainpy64": {"W1", "W3"}, "brainpy1d": {"W1"}}
+SUPPORTS = {"brian2": {"W1", "W2", "W2c", "W3"}, "brainpy": {"W1", "W2", "W3"},
+            "brainpy64": {"W1", "W2", "W3"}, "brainpy1d": {"W1"}}
 PEER_VENV = HERE / ".peers-venv" / "bin" / "python"
 
 
