@@ -133,8 +133,7 @@ class Network:
             ),
             synapses=self.syn_layout,
             chunk=self._chunk(state),
-            spikes_all=self.n_spiking > 0
-            and self.rec_index["spikes"] == list(range(self.n_spiking)),
+            spikes_all=self.rec_index["spikes"] == list(range(self.n_spiking)),
             plastic=self.plastic_layout,
         )
         self.params = engine.Params(
@@ -512,7 +511,8 @@ class Network:
                                      field))
 
     def _chunk(self, state):
-        # Per-step arrays held for a whole chunk: recorded values and Poisson uniforms.
+        # Per-step arrays held for a whole chunk: recorded values and the random sources'
+        # draws (uniforms, or event counts of plain Poisson sources).
         width = (sum(len(v) for v in self.rec_index.values()) + len(self.sources)
                  + sum(held(p) for p in self.poisson))
         return int(np.clip(8_000_000 // max(width, 1), 16, state.chunk_steps))

@@ -288,7 +288,7 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
 
     ``u`` (n_poisson,) are the random sources' draws for step k + 1; ``values``
     (n_current_sources,) nA are the current sources' values held over the step.
-    ``first_bad`` is left to :func:`_check_finite`. ``post=False`` leaves the cells'
+    ``first_bad`` is left to the caller (:func:`_bad_cells`). ``post=False`` leaves the cells'
     spikes of step k + 1 out of the plastic synapses' postsynaptic history (their effect
     on the weights is applied): the caller then adds them with :func:`_append_post`
     before the next step.
@@ -385,16 +385,9 @@ def _one_spike_per_step(layout: Layout) -> bool:
         g.model in _ONE_SPIKE_MODELS for g in layout.groups if g.spiking)
 
 
-def _check_finite(state: State, k) -> State:
-    """Record step ``k`` as ``first_bad`` if ``state`` (at step k) is not finite."""
-    finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(s.v)) for s in state.groups] + [True]))
-    return state._replace(
-        first_bad=jnp.where((state.first_bad < 0) & ~finite, k, state.first_bad))
-
-
 def _bad_cells(bad, state: State, k):
     """Per group, each cell's first step with non-finite v (-1 if none), given ``state``
-    at step ``k``: :func:`_check_finite` in parts, reduced by :func:`_first_bad`."""
+    at step ``k``; reduced over the cells by :func:`_first_bad`."""
     return tuple(jnp.where((b < 0) & ~jnp.isfinite(s.v), k, b)
                  for b, s in zip(bad, state.groups))
 
@@ -437,14 +430,11 @@ def _record(rec: Recording, state: State, pack=False, spikes_all=False):
     dtype = state.ring.dtype
     out = {f: _gather(state.groups, f, getattr(rec, f), dtype) for f in RECORDABLE}
     spikes = state.pending[rec.spikes]
-    if pack and spikes_all:
-        n = state.pending.shape[0]
-        words = _synapses._SpikeBits(state.pending, n).words  # bit i % 32 of word i // 32
+    if pack:
+        # spikes_all: the words the event delivery computes from the same spikes
+        words = _synapses.spike_words(state.pending if spikes_all else spikes)
+        n = spikes.shape[0]
         spikes = lax.bitcast_convert_type(words, jnp.uint8).reshape(-1)[: -(-n // 8)]
-    elif pack:
-        bits = jnp.pad(spikes > 0, (0, -spikes.shape[0] % 8)).reshape(-1, 8)
-        spikes = jnp.sum(bits.astype(jnp.uint8) << jnp.arange(8, dtype=jnp.uint8), axis=1,
-                         dtype=jnp.uint8)
     out["spikes"] = spikes
     return out
 
@@ -457,7 +447,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     runs of any length reuse one compiled program and no step is wasted.
     """
     prepared = _prepare(layout, params)
-    uniforms = _source_draws(layout, params, k0, layout.chunk)
+    draws = _source_draws(layout, params, k0, layout.chunk)
     pack = _one_spike_per_step(layout)
     # Recorded values and the finite check read the state at the *start* of an
     # iteration (the loop carry, already in memory): taken from the step's results, they
@@ -482,7 +472,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
         # this step's delivery reads it, not at the end of the last step: appended after
         # the delivery (on which the spikes do not depend), it was copied every step.
         st = _append_post(layout, params, st, k0 + j, j > 0)
-        st, values = _step(layout, params, prepared, st, k0 + j, uniforms[j], post=False)
+        st, values = _step(layout, params, prepared, st, k0 + j, draws[j], post=False)
         cur = lax.dynamic_update_index_in_dim(cur, values, j, 0)
         return j + 1, st, rows, cur, bad
 
@@ -527,12 +517,16 @@ def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
     loss on the outputs with respect to ``params`` works (weights, tau, R, ...).
     """
     prepared = _prepare(layout, params)
-    uniforms = _source_draws(layout, params, k0, n_steps)
+    draws = _source_draws(layout, params, k0, n_steps)
 
-    def body(st, xs):
+    def body(carry, xs):
+        st, bad = carry
         j, u = xs
         st, values = _step(layout, params, prepared, st, k0 + j, u)
-        st = _check_finite(st, k0 + j + 1)
-        return st, Outputs(**_record(params.recording, st), currents=values)
+        bad = _bad_cells(bad, st, k0 + j + 1)
+        return (st, bad), Outputs(**_record(params.recording, st), currents=values)
 
-    return lax.scan(body, state, (jnp.arange(n_steps, dtype=jnp.int32), uniforms))
+    bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
+    (state, bad), outputs = lax.scan(
+        body, (state, bad), (jnp.arange(n_steps, dtype=jnp.int32), draws))
+    return _first_bad(state, bad), outputs

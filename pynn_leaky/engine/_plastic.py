@@ -255,8 +255,8 @@ def deliver(table: PlasticTable, state: PlasticState, buffer, counts, k, dt, key
         return buf, synaptic
 
     synaptic = {name: getattr(state, name) for name in _SYNAPTIC}
-    buffer, synaptic = spiking_batches(counts, table.row_ptr, layout.n_pre, layout.max_fanout,
-                                       batch, (buffer, synaptic))
+    buffer, synaptic = spiking_batches(counts, table.row_ptr, layout.max_fanout, batch,
+                                       (buffer, synaptic))
     return buffer, state._replace(**synaptic)
 
 
@@ -300,7 +300,7 @@ def drop_oldest(table: PlasticTable, state: PlasticState, spiked, dt, layout: Pl
 
     synaptic = {name: getattr(state, name) for name in ("weight", "kplus", "last")}
     return state._replace(**spiking_batches(
-        spill, table.post_ptr, layout.n_cells, layout.max_fanin, apply_dropped, synaptic))
+        spill, table.post_ptr, layout.max_fanin, apply_dropped, synaptic))
 
 
 def append_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,

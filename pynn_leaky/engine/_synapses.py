@@ -164,7 +164,7 @@ def _deliver_events(table, buffer, counts, k, offset, layout, trials):
     # K: few spikes per step are the common case; each lane of the (K, fmax) batch costs
     # as much as a spike's synapse, so the batch is kept small.
     K = max(1, min(4, 2048 // max(fmax, 1)))
-    bits = _SpikeBits(counts, trials * layout.n_pre)
+    bits = _SpikeBits(counts)  # trials * n_pre
     lane = jnp.arange(fmax, dtype=jnp.int32)
     base = (k % layout.ring) * layout.n_target
 
@@ -202,17 +202,22 @@ def _deliver_events(table, buffer, counts, k, offset, layout, trials):
 _WORD = 32
 
 
-class _SpikeBits:
-    """The cells with a non-zero count, as bits of 32-bit words (cell i is bit i % 32 of
-    word i // 32), with each word's exclusive prefix popcount: the j-th spiking cell is
-    then found in O(words) vectorised work, with no prefix sum over the cells."""
+def spike_words(counts):
+    """``counts > 0`` as bits of 32-bit words: index i is bit i % 32 of word i // 32."""
+    n = counts.shape[0]
+    nw = -(-n // _WORD)
+    b = jnp.pad(counts > 0, (0, nw * _WORD - n)).reshape(nw, _WORD).astype(jnp.uint32)
+    # distinct bits: their sum is their bitwise or
+    return jnp.sum(b << jnp.arange(_WORD, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
 
-    def __init__(self, counts, n):
-        nw = -(-n // _WORD)
-        b = jnp.pad(counts > 0, (0, nw * _WORD - n)).reshape(nw, _WORD).astype(jnp.uint32)
-        # distinct bits: their sum is their bitwise or
-        self.words = jnp.sum(b << jnp.arange(_WORD, dtype=jnp.uint32), axis=1,
-                             dtype=jnp.uint32)
+
+class _SpikeBits:
+    """The cells with a non-zero count, as bits of 32-bit words (:func:`spike_words`),
+    with each word's exclusive prefix popcount: the j-th spiking cell is then found in
+    O(words) vectorised work, with no prefix sum over the cells."""
+
+    def __init__(self, counts):
+        self.words = spike_words(counts)
         self.pop = lax.population_count(self.words).astype(jnp.int32)
         self.incl = jnp.cumsum(self.pop)
         self.total = self.incl[-1]
@@ -229,7 +234,7 @@ class _SpikeBits:
         return word * _WORD + low
 
 
-def spiking_batches(counts, row_ptr, n_pre, max_fanout, fn, carry):
+def spiking_batches(counts, row_ptr, max_fanout, fn, carry):
     """Event-driven iteration over the synapses of the cells with ``counts > 0``, for
     synapses whose delivery also updates per-synapse state (plastic synapses).
 
@@ -240,7 +245,7 @@ def spiking_batches(counts, row_ptr, n_pre, max_fanout, fn, carry):
     (:class:`_SpikeBits`); the first batch is unconditional.
     """
     K = max(1, min(8, 4096 // max(max_fanout, 1)))
-    bits = _SpikeBits(counts, n_pre)
+    bits = _SpikeBits(counts)
     lane = jnp.arange(max_fanout, dtype=jnp.int32)
 
     def batch(carry, first_slot):

@@ -55,20 +55,21 @@ class CurrExpPostSynapticResponse(receptors.CurrExpPostSynapticResponse):
     checks = {"tau_syn": _POSITIVE}
 
 
-class CondExpPostSynapticResponse(receptors.CondExpPostSynapticResponse):
+class _Conductance:
+    """What the conductance-based responses share: parameters, checks, the variable."""
+
+    translations = _identity("locations", "e_syn", "tau_syn")
+    recordable = ["gsyn"]
+    variable = "gsyn"
+    checks = {"tau_syn": _POSITIVE, "e_syn": _FINITE}
+
+
+class CondExpPostSynapticResponse(_Conductance, receptors.CondExpPostSynapticResponse):
     __doc__ = receptors.CondExpPostSynapticResponse.__doc__
-    translations = _identity("locations", "e_syn", "tau_syn")
-    recordable = ["gsyn"]
-    variable = "gsyn"
-    checks = {"tau_syn": _POSITIVE, "e_syn": _FINITE}
 
 
-class CondAlphaPostSynapticResponse(receptors.CondAlphaPostSynapticResponse):
+class CondAlphaPostSynapticResponse(_Conductance, receptors.CondAlphaPostSynapticResponse):
     __doc__ = receptors.CondAlphaPostSynapticResponse.__doc__
-    translations = _identity("locations", "e_syn", "tau_syn")
-    recordable = ["gsyn"]
-    variable = "gsyn"
-    checks = {"tau_syn": _POSITIVE, "e_syn": _FINITE}
 
 
 ExpPSR = CondExpPostSynapticResponse
