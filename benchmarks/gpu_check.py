@@ -15,6 +15,7 @@ Prints one JSON object per line and a summary table; exit status 1 if the check 
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -74,8 +75,10 @@ def throughput(name, n_cells, fan_in_or_p, t_ms, precision, small):
     sim.run(t_ms)
     second = time.perf_counter() - t0
     n_syn = len(prj)
+    stats = jax.devices()[0].memory_stats() or {}
     sim.end()
-    return {"workload": name, "precision": precision, "cells": n_cells, "synapses": n_syn,
+    return {"peak_device_GiB": round(stats.get("peak_bytes_in_use", 0) / 2**30, 2),
+            "workload": name, "precision": precision, "cells": n_cells, "synapses": n_syn,
             "sim_ms": t_ms, "build_s": round(build, 2), "first_run_s": round(first, 2),
             "second_run_s": round(second, 3),
             "realtime_factor": round(second / (t_ms / 1000.0), 3)}
@@ -88,30 +91,40 @@ def main():
     default = jax.devices()[0]
     cpu = jax.devices("cpu")[0]
     print(json.dumps({"default_device": str(default), "platform": default.platform,
-                      "device_kind": getattr(default, "device_kind", "")}))
-    v_cpu, s_cpu, _ = correctness(cpu, args.small)
-    v_dev, s_dev, placed = correctness(default, args.small)
-    max_dv = float(np.abs(v_cpu - v_dev).max())
-    spikes_equal = len(s_cpu) == len(s_dev) and all(
-        np.array_equal(a, b) for a, b in zip(s_cpu, s_dev))
-    check = {"check": "cpu_vs_default_device", "engine_on": placed, "max_dv_mV": max_dv,
-             "spikes_equal": spikes_equal, "n_spikes": int(sum(len(s) for s in s_cpu))}
-    print(json.dumps(check))
+                      "device_kind": getattr(default, "device_kind", ""),
+                      "jax": jax.__version__, "xla_flags": os.environ.get("XLA_FLAGS", "")}))
+    try:
+        v_cpu, s_cpu, _ = correctness(cpu, args.small)
+        v_dev, s_dev, placed = correctness(default, args.small)
+        max_dv = float(np.abs(v_cpu - v_dev).max())
+        spikes_equal = len(s_cpu) == len(s_dev) and all(
+            np.array_equal(a, b) for a, b in zip(s_cpu, s_dev))
+        check = {"check": "cpu_vs_default_device", "engine_on": placed, "max_dv_mV": max_dv,
+                 "spikes_equal": spikes_equal, "n_spikes": int(sum(len(s) for s in s_cpu))}
+    except Exception as exc:  # still measure throughput below
+        max_dv, spikes_equal = float("nan"), False
+        check = {"check": "cpu_vs_default_device", "error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(check), flush=True)
     rows = []
     sizes = [("W1", 2_000 if args.small else 10_000, 0.1, 100.0 if args.small else 1000.0),
              ("W3", 5_000 if args.small else 1_000_000, 100, 100.0 if args.small else 1000.0)]
     for name, n, conn, t_ms in sizes:
         for precision in ("float64", "float32"):
-            r = throughput(name, n, conn, t_ms, precision, args.small)
-            print(json.dumps(r))
+            try:
+                r = throughput(name, n, conn, t_ms, precision, args.small)
+            except Exception as exc:  # report and go on: one failure must not hide the rest
+                print(json.dumps({"workload": name, "precision": precision,
+                                  "error": f"{type(exc).__name__}: {exc}"[:2000]}), flush=True)
+                continue
+            print(json.dumps(r), flush=True)
             rows.append(r)
     print("\n| workload | precision | cells | synapses | build s | first run s | "
-          "second run s | s per simulated s |")
-    print("|---|---|---|---|---|---|---|---|")
+          "second run s | s per simulated s | peak device GiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['workload']} | {r['precision']} | {r['cells']} | {r['synapses']} | "
               f"{r['build_s']} | {r['first_run_s']} | {r['second_run_s']} | "
-              f"{r['realtime_factor']} |")
+              f"{r['realtime_factor']} | {r['peak_device_GiB']} |")
     ok = spikes_equal and max_dv <= 1e-9
     print(f"\ncheck {'passed' if ok else 'FAILED'}: max |dv| = {max_dv:.3g} mV, "
           f"spikes equal: {spikes_equal} (device: {default})")

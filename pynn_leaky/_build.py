@@ -5,6 +5,7 @@ projection version, so changing a neuron parameter between runs costs O(cells), 
 O(synapses), and keeps the compiled program (same layout and shapes).
 """
 
+import os
 import warnings
 
 import jax
@@ -31,6 +32,43 @@ from .standardmodels.cells import (
 NEVER = es.NEVER
 _SIGNALS = engine.RECORDABLE
 _FIELDS = engine.FIELDS  # every per-cell state field of any model
+
+
+def _env_int(name):
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise errors.InvalidParameterValueError(
+            f"{name} = {value!r} is not allowed: it must be an integer >= 1")
+    return number
+
+
+def _steps_per_sync():
+    """Steps per device wait of the chunk loop (``Layout.steps_per_sync``), from
+    ``PYNN_LEAKY_STEPS_PER_SYNC`` (default 1). Larger values help on a GPU only when XLA's
+    command buffers do not already keep the loop on the device (see README)."""
+    return _env_int("PYNN_LEAKY_STEPS_PER_SYNC") or 1
+
+
+def _delivery_interval(syn_layout, plastic):
+    """Steps whose spikes are delivered together (``Layout.interval``), at most the
+    synapses' minimum delay. Default: on a CPU the minimum delay (at most 16) from 4 steps
+    up, else 1. Measured: W1 (10 steps) 9 % faster, W2 (2 steps) 15 % slower on 2 CPU
+    cores; on a GPU (H200, command buffers on) W1 took 45 us per step instead of 35, as
+    the per-step condition costs what the batched delivery saves.
+    ``PYNN_LEAKY_DELIVERY_INTERVAL`` sets it (still capped by the minimum delay)."""
+    if plastic is not None or syn_layout.n_syn == 0:
+        return 1
+    chosen = _env_int("PYNN_LEAKY_DELIVERY_INTERVAL")
+    if chosen is not None:
+        return min(chosen, syn_layout.min_delay)
+    d = min(syn_layout.min_delay, 16)
+    return d if jax.default_backend() == "cpu" and d >= 4 else 1
 
 
 def _group_key(pop):
@@ -133,6 +171,8 @@ class Network:
             ),
             synapses=self.syn_layout,
             chunk=self._chunk(state),
+            steps_per_sync=_steps_per_sync(),
+            interval=_delivery_interval(self.syn_layout, self.plastic_layout),
             spikes_all=self.rec_index["spikes"] == list(range(self.n_spiking)),
             plastic=self.plastic_layout,
         )
@@ -328,6 +368,7 @@ class Network:
             ring=ring,
             max_fanout=int(counts.max(initial=0)),
             mode="event",
+            min_delay=int(delay.min()) if delay.size else 1,
         )
         self.syn_table = esyn.SynapseTable(
             row_ptr=jnp.asarray(row_ptr, jnp.int32),

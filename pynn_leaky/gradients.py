@@ -36,7 +36,8 @@ def differentiable(duration):
         raise NotImplementedError(
             "differentiable(): the network has plastic synapses (STDP, Tsodyks-Markram or "
             "stochastic), whose event-driven updates have no gradient; use StaticSynapse")
-    layout = net.layout._replace(synapses=net.layout.synapses._replace(mode="dense"))
+    layout = net.layout._replace(synapses=net.layout.synapses._replace(mode="dense"),
+                                 interval=1)
     n_steps = int(np.rint(duration / state.dt))
     k0, start_state, base = state.step, state.engine_state, net.params
     projections = [p for p in state.projections if len(p) > 0]

@@ -128,6 +128,14 @@ class Layout(NamedTuple):
     chunk: int
     plastic: _plastic.PlasticLayout = None  # None: no plastic synapses
     spikes_all: bool = False  # the recorded spikes are those of every spiking index, in order
+    # Steps per check of the chunk loop's condition. On a GPU each check of a dynamic
+    # loop condition waits for the device; blocks of this many steps (a loop of static
+    # trip count) make the waits that much rarer. 1: one plain loop (CPU).
+    steps_per_sync: int = 1
+    # Steps whose spikes are delivered together (see _synapses): at most the synapses'
+    # minimum delay, event mode without plastic synapses only; fewer, larger deliveries
+    # (each costs several dependent kernels, which a GPU pays in latency). 1: every step.
+    interval: int = 1
 
     @property
     def n_cells(self):
@@ -283,11 +291,16 @@ def _source_draws(layout: Layout, params: Params, k0, n_steps: int):
     return _sources.poisson_uniforms(key, k0 + 1, n_steps, layout.n_poisson)
 
 
-def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=True):
-    """Advance the whole network from step k to step k + 1; return (state, values).
+def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=True,
+          window=None):
+    """Advance the whole network from step k to step k + 1; return (state, values, window).
 
     ``u`` (n_poisson,) are the random sources' draws for step k + 1; ``values``
     (n_current_sources,) nA are the current sources' values held over the step.
+    ``window`` (interval, n_spiking), or None for interval 1: the spikes not yet
+    delivered, row ``e % interval`` emitted at step e (see :func:`_start_window`); they
+    are delivered together at the steps k with ``k % interval == interval - 1``, and
+    ``state.pending`` is then only the record of the last step's spikes.
     ``first_bad`` is left to the caller (:func:`_bad_cells`). ``post=False`` leaves the cells'
     spikes of step k + 1 out of the plastic synapses' postsynaptic history (their effect
     on the weights is applied): the caller then adds them with :func:`_append_post`
@@ -301,7 +314,15 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     # Writes first (clear the slot read last step, deliver the spikes emitted at k), then
     # read the input arriving at k + 1: this order keeps the ring buffer update in place.
     ring = _synapses.clear_slot(state.ring, k, syn)
-    ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn, pre)
+    if window is None:
+        ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn, pre)
+    else:
+        D = window.shape[0]
+        ring, window = lax.cond(
+            k % D == D - 1,
+            lambda r, w: (_synapses.deliver(params.synapses, r, w, k - (D - 1), syn, pre),
+                          jnp.zeros_like(w)),
+            lambda r, w: (r, w), ring, window)
     plastic = state.plastic
     if layout.plastic is not None:
         transmit_key = jax.random.fold_in(jax.random.fold_in(key, _TRANSMIT), k)
@@ -354,7 +375,37 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
                          layout.plastic)
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts,
                       first_bad=state.first_bad, source_phase=source_phase, plastic=plastic)
-    return new_state, values
+    if window is not None:
+        window = lax.dynamic_update_index_in_dim(window, counts, k1 % window.shape[0], 0)
+    return new_state, values, window
+
+
+def _start_window(layout: Layout, state: State, k):
+    """The window of undelivered spikes at step k (None for interval 1): only the spikes
+    of step k (``state.pending``); those of earlier steps are in the ring."""
+    D = layout.interval
+    if D == 1:
+        return None
+    syn = layout.synapses
+    if syn.mode != "event" or layout.plastic is not None or D > syn.min_delay:
+        raise ValueError(f"interval = {D} needs event-mode static synapses with delays of "
+                         f"at least {D} steps (min_delay = {syn.min_delay}, mode = "
+                         f"{syn.mode!r}, plastic synapses: {layout.plastic is not None})")
+    window = jnp.zeros((D,) + state.pending.shape, state.pending.dtype)
+    return lax.dynamic_update_index_in_dim(window, state.pending, k % D, 0)
+
+
+def _flush_window(layout: Layout, params: Params, prepared, state: State, window, k):
+    """Deliver the window's spikes of the steps before k (early: each is due after step
+    k, as the delays are at least the interval), leaving ``state.pending`` (step k)
+    undelivered as in a State between chunks."""
+    if window is None:
+        return state
+    D = window.shape[0]
+    window = lax.dynamic_update_index_in_dim(window, jnp.zeros_like(state.pending), k % D, 0)
+    ring = _synapses.deliver(params.synapses, state.ring, window, k - k % D,
+                             layout.synapses, prepared[2])
+    return state._replace(ring=ring)
 
 
 def _append_post(layout: Layout, params: Params, state: State, k, when=True) -> State:
@@ -466,22 +517,30 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
         return rows, _bad_cells(bad, st, k0 + j)
 
     def step(carry):
-        j, st, rows, cur, bad = carry
+        j, st, rows, cur, bad, window = carry
         rows, bad = put(rows, st, j, bad)
         # The postsynaptic history gets the cells' spikes of the last step here, before
         # this step's delivery reads it, not at the end of the last step: appended after
         # the delivery (on which the spikes do not depend), it was copied every step.
         st = _append_post(layout, params, st, k0 + j, j > 0)
-        st, values = _step(layout, params, prepared, st, k0 + j, draws[j], post=False)
+        st, values, window = _step(layout, params, prepared, st, k0 + j, draws[j],
+                                   post=False, window=window)
         cur = lax.dynamic_update_index_in_dim(cur, values, j, 0)
-        return j + 1, st, rows, cur, bad
+        return j + 1, st, rows, cur, bad, window
 
     # The finite check keeps, per cell, the first step with a non-finite v (elementwise,
     # one small kernel per step) and reduces over the cells once per chunk.
     bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
-    _, state, rows, currents, bad = lax.while_loop(
-        lambda c: c[0] < n_active, step,
-        (jnp.asarray(0, jnp.int32), state, rows, currents, bad))
+    carry = (jnp.asarray(0, jnp.int32), state, rows, currents, bad,
+             _start_window(layout, state, k0))
+    block = layout.steps_per_sync
+    if block > 1:
+        carry = lax.while_loop(
+            lambda c: c[0] + block <= n_active,
+            lambda c: lax.fori_loop(0, block, lambda _, c: step(c), c), carry)
+    _, state, rows, currents, bad, window = lax.while_loop(
+        lambda c: c[0] < n_active, step, carry)
+    state = _flush_window(layout, params, prepared, state, window, k0 + n_active)
     state = _append_post(layout, params, state, k0 + n_active, n_active > 0)
     rows, bad = put(rows, state, n_active, bad)
     state = _first_bad(state, bad)
@@ -520,13 +579,15 @@ def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
     draws = _source_draws(layout, params, k0, n_steps)
 
     def body(carry, xs):
-        st, bad = carry
+        st, bad, window = carry
         j, u = xs
-        st, values = _step(layout, params, prepared, st, k0 + j, u)
+        st, values, window = _step(layout, params, prepared, st, k0 + j, u, window=window)
         bad = _bad_cells(bad, st, k0 + j + 1)
-        return (st, bad), Outputs(**_record(params.recording, st), currents=values)
+        return (st, bad, window), Outputs(**_record(params.recording, st), currents=values)
 
     bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
-    (state, bad), outputs = lax.scan(
-        body, (state, bad), (jnp.arange(n_steps, dtype=jnp.int32), draws))
+    (state, bad, window), outputs = lax.scan(
+        body, (state, bad, _start_window(layout, state, k0)),
+        (jnp.arange(n_steps, dtype=jnp.int32), draws))
+    state = _flush_window(layout, params, prepared, state, window, k0 + n_steps)
     return _first_bad(state, bad), outputs

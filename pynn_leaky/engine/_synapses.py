@@ -5,6 +5,11 @@ each target (``target = receptor * n_cells + cell``). A spike emitted at step k 
 a synapse of ``d`` steps adds its weight to slot ``(k + d) % L``; slot ``k % L`` is read
 when step k is reached and cleared one step later. ``L = max_delay_steps + 1`` keeps
 the slot being read distinct from every slot being written.
+
+A spike needs to be in the ring only by the step before it arrives, so with a minimum
+delay of ``D`` steps the spikes of ``D`` consecutive steps can be delivered together
+(NEST's min-delay interval): :func:`deliver` takes a window of rows, row r holding the
+spikes emitted at step ``k + r``.
 """
 
 from functools import lru_cache, partial
@@ -33,6 +38,7 @@ class SynapseLayout(NamedTuple):
     ring: int  # L
     max_fanout: int
     mode: str  # "event" (work ~ spikes x fan-out) or "dense" (all synapses, differentiable)
+    min_delay: int = 1  # steps, the shortest delay of these synapses (1 if none)
 
 
 def read_slot(buffer, k, layout: SynapseLayout):
@@ -104,8 +110,10 @@ def prepare(table: SynapseTable, layout: SynapseLayout):
 def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None):
     """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer.
 
-    ``prepared`` is the result of :func:`prepare` (required in dense mode; computed here
-    in event mode when not given).
+    In event mode ``counts`` may also be a window (rows, n_pre): row r holds the spikes
+    emitted at step ``k + r``, and every row must be due no earlier than the next read
+    (``k + rows - 1 + min_delay >= `` the step read next). ``prepared`` is the result of
+    :func:`prepare` (required in dense mode; computed here in event mode when not given).
     """
     if layout.n_syn == 0:
         return buffer
@@ -116,11 +124,12 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
         return buffer.at[slot * layout.n_target + table.target].add(w)
 
     offset = prepare(table, layout) if prepared is None else prepared
-    return _event_delivery(layout)(table, buffer, counts, k, offset)
+    return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0])(
+        table, buffer, counts.reshape(-1), k, offset)
 
 
 @lru_cache(maxsize=64)
-def _event_delivery(layout: SynapseLayout):
+def _event_delivery(layout: SynapseLayout, rows: int):
     """Event-driven delivery for ``layout``; under ``jax.vmap`` (batched trials sharing
     one synapse table) the trials are folded into one network of B copies, so that the
     work stays proportional to the spikes of all trials together (a vmapped loop over
@@ -128,7 +137,7 @@ def _event_delivery(layout: SynapseLayout):
 
     @jax.custom_batching.custom_vmap
     def deliver(table, buffer, counts, k, offset):
-        return _deliver_events(table, buffer, counts, k, offset, layout, 1)
+        return _deliver_events(table, buffer, counts, k, offset, layout, 1, rows)
 
     @deliver.def_vmap
     def _batched(axis_size, in_batched, table, buffer, counts, k, offset):
@@ -136,7 +145,7 @@ def _event_delivery(layout: SynapseLayout):
         if any(jax.tree.leaves(table_b)) or k_b or offset_b:
             axes = (table_b, buffer_b, counts_b, k_b, offset_b)
             axes = jax.tree.map(lambda b: 0 if b else None, axes)
-            plain = partial(_deliver_events, layout=layout, trials=1)
+            plain = partial(_deliver_events, layout=layout, trials=1, rows=rows)
             return jax.vmap(plain, in_axes=axes)(table, buffer, counts, k, offset), True
         if not buffer_b:
             buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
@@ -145,14 +154,15 @@ def _event_delivery(layout: SynapseLayout):
         # The buffer stays (trials, L * n_target): reshaping it to one flat array inside
         # the step loop would make XLA copy the whole ring every step.
         return _deliver_events(table, buffer, counts.reshape(-1), k, offset, layout,
-                               axis_size), True
+                               axis_size, rows), True
 
     return deliver
 
 
-def _deliver_events(table, buffer, counts, k, offset, layout, trials):
+def _deliver_events(table, buffer, counts, k, offset, layout, trials, rows):
     """Event-driven delivery into ``buffer`` (L * n_target, or (trials, L * n_target)) of
-    ``counts`` (trials * n_pre): ``trials`` copies of one network, side by side.
+    ``counts`` (trials * rows * n_pre): ``trials`` copies of one network, side by side,
+    each with ``rows`` steps of spikes (row r emitted at step k + r).
 
     The spiking cells are found without a loop over cells or spikes: one pass packs
     "count > 0" into 32-bit words, and the j-th spiking cell (in index order) is read off
@@ -164,11 +174,11 @@ def _deliver_events(table, buffer, counts, k, offset, layout, trials):
     # K: few spikes per step are the common case; each lane of the (K, fmax) batch costs
     # as much as a spike's synapse, so the batch is kept small.
     K = max(1, min(4, 2048 // max(fmax, 1)))
-    bits = _SpikeBits(counts)  # trials * n_pre
+    bits = _SpikeBits(counts)  # trials * rows * n_pre
     lane = jnp.arange(fmax, dtype=jnp.int32)
-    base = (k % layout.ring) * layout.n_target
+    per_trial = rows * layout.n_pre
 
-    def rows(x, start):
+    def slices(x, start):
         # A spike's synapses are contiguous: K slices of fmax instead of K * fmax gathers.
         return jnp.stack([lax.dynamic_slice(x, (start[i],), (fmax,)) for i in range(K)])
 
@@ -176,14 +186,18 @@ def _deliver_events(table, buffer, counts, k, offset, layout, trials):
         slot = first_slot + jnp.arange(K, dtype=jnp.int32)
         taken = slot < bits.total
         spiking = jnp.where(taken, bits.select(slot), 0)
-        trial = spiking // layout.n_pre
-        pre = spiking - trial * layout.n_pre
+        trial = spiking // per_trial
+        if rows == 1:
+            row, pre = 0, spiking - trial * per_trial
+        else:
+            row, pre = jnp.divmod(spiking - trial * per_trial, layout.n_pre)
+        base = jnp.broadcast_to(((k + row) % layout.ring) * layout.n_target, (K,))
         first, last = table.row_ptr[pre], table.row_ptr[pre + 1]
         start = jnp.minimum(first, layout.n_syn - fmax)  # slices stay inside the table
         syn = start[:, None] + lane[None, :]
         valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
-        w = rows(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
-        idx = base + rows(offset, start)  # < 2 * size: delay < ring
+        w = slices(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
+        idx = base[:, None] + slices(offset, start)  # < 2 * size: delay < ring
         idx = jnp.where(idx >= size, idx - size, idx)
         idx = jnp.where(valid, idx, size).ravel()  # out of bounds: dropped
         w = jnp.where(valid, w, 0.0).ravel()

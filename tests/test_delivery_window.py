@@ -1,0 +1,114 @@
+"""Spikes delivered once per minimum-delay interval (the engine's window) give exactly the
+results of delivery at every step.
+
+The reference run differs only by one extra projection of zero weight and a one-step
+delay: it adds nothing to any input (x + 0.0 == x) but brings the minimum delay, and with
+it the delivery interval, down to one step.
+"""
+
+import numpy as np
+import pytest
+
+import pynn_leaky as sim
+
+
+@pytest.fixture(autouse=True)
+def _window_on_any_platform(monkeypatch):
+    # The default interval depends on the platform (1 on GPUs): ask for it explicitly.
+    monkeypatch.setenv("PYNN_LEAKY_DELIVERY_INTERVAL", "16")
+
+
+def _network(every_step, seed=3):
+    sim.setup(timestep=0.1, min_delay=0.1, rng_seed=seed, progress=False)
+    # 3 kHz: several spikes of one source in one step happen (counts > 1).
+    src = sim.Population(30, sim.SpikeSourcePoisson(rate=3000.0))
+    exc = sim.Population(40, sim.IF_curr_exp(i_offset=0.1))
+    out = sim.Population(10, sim.LeakyIntegrator(R=20.0, tau=15.0))
+    rng = sim.NumpyRNG(8)
+    delays = np.random.default_rng(5)
+    for pre, post, conn, w, receptor in (
+            (src, exc, sim.FixedProbabilityConnector(0.2, rng=rng), 0.05, "excitatory"),
+            (exc, exc, sim.FixedProbabilityConnector(0.2, rng=rng), -0.4, "inhibitory"),
+            (exc, out, sim.AllToAllConnector(), 0.1, "excitatory")):
+        prj = sim.Projection(pre, post, conn, sim.StaticSynapse(weight=w, delay=1.0),
+                             receptor_type=receptor)
+        prj.set(delay=np.round(delays.uniform(1.0, 3.3, len(prj)), 1))  # on the grid
+    if every_step:
+        sim.Projection(src, out, sim.OneToOneConnector(),
+                       sim.StaticSynapse(weight=0.0, delay=0.1))
+    exc.record("spikes")
+    out.record("v")
+    return exc, out
+
+
+def _interval():
+    return sim.simulator.state.network.layout.interval
+
+
+def _results(exc, out, segment=0):
+    v = out.get_data().segments[segment].filter(name="v")[0].magnitude
+    spikes = [np.asarray(s) for s in exc.get_data().segments[segment].spiketrains]
+    return v, spikes
+
+
+@pytest.mark.parametrize("durations", [(100.0,), (23.7, 0.1, 51.1, 25.0)])
+def test_delivery_per_interval_equals_delivery_per_step(durations):
+    runs = {}
+    for every_step in (False, True):
+        exc, out = _network(every_step)
+        for d in durations:  # runs ending inside an interval leave spikes undelivered
+            sim.run(d)
+        runs[every_step] = (_interval(), *_results(exc, out))
+        sim.end()
+    (d_window, v_window, s_window), (d_step, v_step, s_step) = runs[False], runs[True]
+    assert (d_window, d_step) == (10, 1)  # 1.0 ms / 0.1 ms: ten steps per delivery
+    assert sum(len(s) for s in s_step) > 50
+    np.testing.assert_array_equal(v_window, v_step)
+    assert all(np.array_equal(a, b) for a, b in zip(s_window, s_step))
+
+
+def test_batched_trials_deliver_per_interval_too():
+    results = {}
+    for every_step in (False, True):
+        exc, out = _network(every_step)
+        sim.run(7.3)  # the trials start inside an interval
+        blocks = sim.run_trials(40.0, rng_seeds=[1, 2])
+        results[every_step] = [
+            (blocks[out].segments[i].filter(name="v")[0].magnitude,
+             [np.asarray(s) for s in blocks[exc].segments[i].spiketrains]) for i in range(2)]
+        sim.end()
+    for (v_a, s_a), (v_b, s_b) in zip(results[False], results[True]):
+        np.testing.assert_array_equal(v_a, v_b)
+        assert all(np.array_equal(a, b) for a, b in zip(s_a, s_b))
+    assert not np.array_equal(results[False][0][0], results[False][1][0])  # seeds differ
+
+
+def test_checkpoint_inside_an_interval_resumes_exactly(tmp_path):
+    exc, out = _network(False)
+    sim.run(42.3)
+    v_whole, s_whole = _results(exc, out)
+    sim.end()
+    path = str(tmp_path / "mid.npz")
+    exc, out = _network(False)
+    sim.run(12.3)  # step 123: spikes of steps 120-123 not yet delivered
+    assert _interval() == 10
+    sim.save_state(path)
+    sim.end()
+    exc, out = _network(False)  # a fresh simulator, the same script
+    sim.load_state(path)
+    sim.run(30.0)
+    v, spikes = _results(exc, out)
+    np.testing.assert_array_equal(v, v_whole[123:])
+    tail = [s[s > 12.3 + 1e-9] for s in s_whole]
+    assert sum(len(s) for s in tail) > 10
+    assert all(np.array_equal(a, b) for a, b in zip(spikes, tail))
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-3"])
+def test_a_bad_interval_setting_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("PYNN_LEAKY_DELIVERY_INTERVAL", value)
+    _network(False)
+    with pytest.raises(sim.errors.InvalidParameterValueError,
+                       match=f"PYNN_LEAKY_DELIVERY_INTERVAL = '{value}' is not allowed.*>= 1"):
+        sim.run(1.0)
+    sim.end()
