@@ -297,10 +297,11 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
 
     ``u`` (n_poisson,) are the random sources' draws for step k + 1; ``values``
     (n_current_sources,) nA are the current sources' values held over the step.
-    ``window`` (interval, n_spiking), or None for interval 1: the spikes not yet
-    delivered, row ``e % interval`` emitted at step e (see :func:`_start_window`); they
-    are delivered together at the steps k with ``k % interval == interval - 1``, and
-    ``state.pending`` is then only the record of the last step's spikes.
+    ``window`` (interval, n_spiking), or None for interval 1: row ``e % interval`` holds
+    the spikes emitted at step e, for the steps e < k of the current interval (rows of
+    later steps still hold the last interval's, already delivered; see
+    :func:`_start_window`). The step adds ``state.pending`` (step k) as row
+    ``k % interval`` and delivers the window when ``k % interval == interval - 1``.
     ``first_bad`` is left to the caller (:func:`_bad_cells`). ``post=False`` leaves the cells'
     spikes of step k + 1 out of the plastic synapses' postsynaptic history (their effect
     on the weights is applied): the caller then adds them with :func:`_append_post`
@@ -317,12 +318,15 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     if window is None:
         ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn, pre)
     else:
+        # The spikes of step k join the window here, just before the conditional reads it
+        # (written after it, XLA copied the window twice per step). Rows are not cleared
+        # after a delivery: each is overwritten before the next one.
         D = window.shape[0]
-        ring, window = lax.cond(
+        window = lax.dynamic_update_index_in_dim(window, state.pending, k % D, 0)
+        ring = lax.cond(
             k % D == D - 1,
-            lambda r, w: (_synapses.deliver(params.synapses, r, w, k - (D - 1), syn, pre),
-                          jnp.zeros_like(w)),
-            lambda r, w: (r, w), ring, window)
+            lambda r: _synapses.deliver(params.synapses, r, window, k - (D - 1), syn, pre),
+            lambda r: r, ring)
     plastic = state.plastic
     if layout.plastic is not None:
         transmit_key = jax.random.fold_in(jax.random.fold_in(key, _TRANSMIT), k)
@@ -375,14 +379,13 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
                          layout.plastic)
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts,
                       first_bad=state.first_bad, source_phase=source_phase, plastic=plastic)
-    if window is not None:
-        window = lax.dynamic_update_index_in_dim(window, counts, k1 % window.shape[0], 0)
     return new_state, values, window
 
 
-def _start_window(layout: Layout, state: State, k):
-    """The window of undelivered spikes at step k (None for interval 1): only the spikes
-    of step k (``state.pending``); those of earlier steps are in the ring."""
+def _start_window(layout: Layout, state: State):
+    """The window of undelivered spikes at step k (None for interval 1): empty, as the
+    spikes of earlier steps are in the ring and those of step k (``state.pending``) join
+    it at the start of the next step."""
     D = layout.interval
     if D == 1:
         return None
@@ -391,18 +394,18 @@ def _start_window(layout: Layout, state: State, k):
         raise ValueError(f"interval = {D} needs event-mode static synapses with delays of "
                          f"at least {D} steps (min_delay = {syn.min_delay}, mode = "
                          f"{syn.mode!r}, plastic synapses: {layout.plastic is not None})")
-    window = jnp.zeros((D,) + state.pending.shape, state.pending.dtype)
-    return lax.dynamic_update_index_in_dim(window, state.pending, k % D, 0)
+    return jnp.zeros((D,) + state.pending.shape, state.pending.dtype)
 
 
 def _flush_window(layout: Layout, params: Params, prepared, state: State, window, k):
     """Deliver the window's spikes of the steps before k (early: each is due after step
-    k, as the delays are at least the interval), leaving ``state.pending`` (step k)
-    undelivered as in a State between chunks."""
+    k, as the delays are at least the interval), leaving ``state.pending`` (step k, not in
+    the window) undelivered as in a State between chunks."""
     if window is None:
         return state
     D = window.shape[0]
-    window = lax.dynamic_update_index_in_dim(window, jnp.zeros_like(state.pending), k % D, 0)
+    before_k = jnp.arange(D)[:, None] < k % D  # later rows: step k, or delivered already
+    window = jnp.where(before_k, window, 0)
     ring = _synapses.deliver(params.synapses, state.ring, window, k - k % D,
                              layout.synapses, prepared[2])
     return state._replace(ring=ring)
@@ -532,7 +535,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     # one small kernel per step) and reduces over the cells once per chunk.
     bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
     carry = (jnp.asarray(0, jnp.int32), state, rows, currents, bad,
-             _start_window(layout, state, k0))
+             _start_window(layout, state))
     block = layout.steps_per_sync
     if block > 1:
         carry = lax.while_loop(
@@ -587,7 +590,7 @@ def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
 
     bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
     (state, bad, window), outputs = lax.scan(
-        body, (state, bad, _start_window(layout, state, k0)),
+        body, (state, bad, _start_window(layout, state)),
         (jnp.arange(n_steps, dtype=jnp.int32), draws))
     state = _flush_window(layout, params, prepared, state, window, k0 + n_steps)
     return _first_bad(state, bad), outputs
