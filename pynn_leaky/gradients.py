@@ -39,7 +39,9 @@ def differentiable(duration):
     layout = net.layout._replace(synapses=net.layout.synapses._replace(mode="dense"),
                                  interval=1)
     n_steps = int(np.rint(duration / state.dt))
-    k0, start_state, base = state.step, state.engine_state, net.params
+    k0, start_state = state.step, state.engine_state
+    # per-cell parameter arrays (the network's own may hold one value for a whole group)
+    base = net.params._replace(groups=net._group_params(compress=False))
     projections = [p for p in state.projections if len(p) > 0]
     order = jnp.asarray(net.syn_order)
     group_of = {}

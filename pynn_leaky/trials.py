@@ -88,8 +88,7 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
                 overrides[b].setdefault(id(root), {})[name] = full
 
     net = _build.current(state)
-    groups = _stack([net._group_params(o) for o in overrides]) if parameters \
-        else net.params.groups
+    groups = net.trial_group_params(overrides) if parameters else net.params.groups
     # Random sources (rate, start, ...) given per trial: one source table per trial.
     sources = any(id(getattr(p, "grandparent", p)) in {id(q) for q in net.poisson}
                   for p in parameters)

@@ -19,6 +19,9 @@ from . import _sharding as sharding
 from . import _sources as sources
 from . import _synapses as synapses
 from ._network import (
+    ADAPTIVE as ADAPTIVE,
+)
+from ._network import (
     FIELDS as FIELDS,
 )
 from ._network import (

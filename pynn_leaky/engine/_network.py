@@ -62,6 +62,7 @@ def _constant_for_grad(step):
         prepared, state, i_inj, exc, inh = lax.stop_gradient((prepared, state, i_inj, exc, inh))
         return step(prepared, state, i_inj, exc, inh, *rest)
 
+    wrapped.adaptive = True
     return wrapped
 
 
@@ -98,6 +99,13 @@ MODELS.update({  # PointNeuron compositions with R synapse types
     name: m._replace(step=_adaptive(m.step)) if name.startswith("aeif") else m
     for name, m in _multisynapse.models(_Model).items()
 })
+
+ADAPTIVE = frozenset(name for name, m in MODELS.items() if getattr(m.step, "adaptive", False))
+"""Models integrated with NEST's adaptive scheme. Every other model also takes a parameter
+equal in all cells of a group as one value (shape (1,), broadcast): the step then reads
+fewer per-cell arrays. The adaptive ones keep per-cell arrays, which XLA evaluates exactly
+as verified against NEST (broadcast operands change the last bits, which their
+exponential terms amplify)."""
 
 RECORDABLE = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.recordable))
 """Every recordable signal of any model; a model lacking one records NaN for its cells."""
