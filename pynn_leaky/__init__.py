@@ -7,20 +7,46 @@ Use it as any PyNN backend::
     cells = sim.Population(10, sim.LeakyIntegrator(tau=20.0, R=40.0))
 """
 
-import importlib.util as _util
 import os as _os
 
-# On NVIDIA GPUs, XLA can run loops and conditionals inside CUDA graphs ("command
-# buffers"), so that the step loop no longer waits for the host at every condition: W1
-# ran 2x faster on an H100 (README, "GPU"). Only where a CUDA plugin of JAX is installed,
-# only before JAX starts its backends, never over a user's own setting of the flag;
-# PYNN_LEAKY_XLA_DEFAULTS=0 leaves XLA_FLAGS alone.
-if (_os.environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1") != "0"
-        and "xla_gpu_enable_command_buffer" not in _os.environ.get("XLA_FLAGS", "")
-        and any(_util.find_spec(f"jax_cuda{v}_plugin") for v in (12, 13))):
-    _os.environ["XLA_FLAGS"] = (
-        _os.environ.get("XLA_FLAGS", "") + " --xla_gpu_enable_command_buffer="
-        "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL").strip()
+
+def _xla_defaults(environ, cuda_plugin: bool, jaxlib_version: str):
+    """XLA_FLAGS with XLA's command buffers for loops and conditionals added, or None.
+
+    On NVIDIA GPUs they run the step loop inside CUDA graphs, so that it no longer waits
+    for the host at every condition: W1 ran 2 x faster on an H100 (README, "GPU"). Only
+    where a CUDA plugin of JAX is installed, with a jaxlib whose XLA knows these names
+    (checked from 0.10 on), never over a user's own setting of the flag;
+    PYNN_LEAKY_XLA_DEFAULTS=0 leaves XLA_FLAGS alone. It must be set before JAX starts
+    its backends.
+    """
+    flags = environ.get("XLA_FLAGS", "")
+    try:
+        major_minor = tuple(int(x) for x in jaxlib_version.split(".")[:2])
+    except ValueError:
+        return None
+    if (environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1") == "0" or not cuda_plugin
+            or major_minor < (0, 10) or "xla_gpu_enable_command_buffer" in flags):
+        return None
+    return (flags + " --xla_gpu_enable_command_buffer="
+            "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL").strip()
+
+
+def _set_xla_defaults():
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        version = importlib.metadata.version("jaxlib")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    plugin = any(importlib.util.find_spec(f"jax_cuda{v}_plugin") for v in (12, 13))
+    flags = _xla_defaults(_os.environ, plugin, version)
+    if flags is not None:
+        _os.environ["XLA_FLAGS"] = flags
+
+
+_set_xla_defaults()
 
 import jax as _jax  # noqa: E402
 

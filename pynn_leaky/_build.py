@@ -2,7 +2,9 @@
 
 Built lazily at the first run() after a change. Connectivity tables are cached per
 projection version, so changing a neuron parameter between runs costs O(cells), not
-O(synapses), and keeps the compiled program (same layout and shapes).
+O(synapses), and keeps the compiled program (same layout and shapes; a parameter that
+stops or starts being equal in all cells of a group changes its shape, and the program is
+compiled once more).
 """
 
 import os
@@ -59,23 +61,27 @@ def _steps_per_sync():
 def _delivery_interval(syn_layout, plastic):
     """Steps whose spikes are delivered together (``Layout.interval``), at most the
     synapses' minimum delay. Default: on a CPU the minimum delay (at most 16) from 4 steps
-    up, else 1. Measured: W1 (10 steps) 9 % faster, W2 (2 steps) 15 % slower on 2 CPU
+    up, else 1. Measured: W1 (10 steps) 8 % faster, W2 (2 steps) 15 % slower on 2 CPU
     cores; on a GPU (H200, command buffers on) W1 took 45 us per step instead of 35, as
-    the per-step condition costs what the batched delivery saves.
+    the per-step condition costs what the batched delivery saves. Not by default either
+    when the window would hold over 2^16 counts: finding each spiking cell scans the
+    window's bit words, D times as many as one step's (a large active network would lose).
     ``PYNN_LEAKY_DELIVERY_INTERVAL`` sets it (still capped by the minimum delay)."""
+    chosen = _env_int("PYNN_LEAKY_DELIVERY_INTERVAL")
     if plastic is not None or syn_layout.n_syn == 0:
         return 1
-    chosen = _env_int("PYNN_LEAKY_DELIVERY_INTERVAL")
     if chosen is not None:
         return min(chosen, syn_layout.min_delay)
     d = min(syn_layout.min_delay, 16)
-    return d if jax.default_backend() == "cpu" and d >= 4 else 1
+    if jax.default_backend() != "cpu" or d < 4 or d * syn_layout.n_pre > 2**16:
+        return 1
+    return d
 
 
 def _uniform_as_one(values):
-    """``values[:1]`` if all values are equal (NaNs included), else ``values``."""
-    if values.size > 1 and np.array_equal(values, np.broadcast_to(values[0], values.shape),
-                                          equal_nan=values.dtype.kind == "f"):
+    """``values[:1]`` if all cells' values (rows) are equal, NaNs included, else ``values``."""
+    if values.shape[0] > 1 and np.array_equal(values, np.broadcast_to(values[:1], values.shape),
+                                              equal_nan=values.dtype.kind == "f"):
         return values[:1]
     return values
 
@@ -217,7 +223,7 @@ class Network:
 
         def stack(adaptive, *leaves):
             xs = [np.asarray(x) for x in leaves]
-            if not adaptive and all(_uniform_as_one(x).size == 1 for x in xs):
+            if not adaptive and all(_uniform_as_one(x).shape[0] == 1 for x in xs):
                 xs = [x[:1] for x in xs]
             return jnp.stack(xs)
 

@@ -39,9 +39,7 @@ def differentiable(duration):
     layout = net.layout._replace(synapses=net.layout.synapses._replace(mode="dense"),
                                  interval=1)
     n_steps = int(np.rint(duration / state.dt))
-    k0, start_state = state.step, state.engine_state
-    # per-cell parameter arrays (the network's own may hold one value for a whole group)
-    base = net.params._replace(groups=net._group_params(compress=False))
+    k0, start_state, base = state.step, state.engine_state, net.params
     projections = [p for p in state.projections if len(p) > 0]
     order = jnp.asarray(net.syn_order)
     group_of = {}
@@ -76,7 +74,8 @@ def differentiable(duration):
                 if name not in groups[gi]._fields:
                     raise errors.NonExistentParameterError(
                         name, "LeakyIntegrator", list(groups[gi]._fields))
-                leaf = getattr(groups[gi], name)
+                leaf = getattr(groups[gi], name)  # one value if uniform in the group
+                leaf = jnp.broadcast_to(leaf, (net.layout.groups[gi].n,) + leaf.shape[1:])
                 new = leaf.at[offset:offset + pop.size].set(
                     jnp.broadcast_to(jnp.asarray(value, leaf.dtype), (pop.size,)))
                 groups[gi] = groups[gi]._replace(**{name: new})

@@ -90,7 +90,7 @@ def test_checkpoint_inside_an_interval_resumes_exactly(tmp_path):
     sim.end()
     path = str(tmp_path / "mid.npz")
     exc, out = _network(False)
-    sim.run(12.3)  # step 123: spikes of steps 120-123 not yet delivered
+    sim.run(12.3)  # step 123, inside an interval: those of 120-122 were delivered early
     assert _interval() == 10
     sim.save_state(path)
     sim.end()
@@ -112,3 +112,40 @@ def test_a_bad_interval_setting_is_refused_by_name(monkeypatch, value):
                        match=f"PYNN_LEAKY_DELIVERY_INTERVAL = '{value}' is not allowed.*>= 1"):
         sim.run(1.0)
     sim.end()
+
+
+def test_a_checkpoint_loads_under_another_interval_and_loop_setting(tmp_path, monkeypatch):
+    path = str(tmp_path / "state.npz")
+    exc, out = _network(False)
+    sim.run(42.3)
+    v_whole, s_whole = _results(exc, out)
+    sim.end()
+    exc, out = _network(False)
+    sim.run(12.3)
+    sim.save_state(path)
+    sim.end()
+    monkeypatch.setenv("PYNN_LEAKY_DELIVERY_INTERVAL", "1")
+    monkeypatch.setenv("PYNN_LEAKY_STEPS_PER_SYNC", "4")
+    exc, out = _network(False)
+    sim.load_state(path)  # saved with interval 10, loaded with 1 and blocks of 4 steps
+    sim.run(30.0)
+    assert _interval() == 1
+    v, spikes = _results(exc, out)
+    np.testing.assert_array_equal(v, v_whole[123:])
+    assert all(np.array_equal(a, b[b > 12.3 + 1e-9]) for a, b in zip(spikes, s_whole))
+    sim.end()
+
+
+def test_loop_checked_every_few_steps_gives_the_same_run(monkeypatch):
+    results = []
+    for blocks in ("1", "4"):
+        monkeypatch.setenv("PYNN_LEAKY_STEPS_PER_SYNC", blocks)
+        exc, out = _network(False)
+        for d in (23.7, 0.3, 31.0):  # lengths that are and are not multiples of 4 steps
+            sim.run(d)
+        results.append(_results(exc, out))
+        assert sim.simulator.state.network.layout.steps_per_sync == int(blocks)
+        sim.end()
+    (v_a, s_a), (v_b, s_b) = results
+    np.testing.assert_array_equal(v_a, v_b)
+    assert all(np.array_equal(a, b) for a, b in zip(s_a, s_b))

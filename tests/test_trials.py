@@ -99,3 +99,24 @@ def test_per_trial_spike_times_are_refused():
     with pytest.raises(NotImplementedError, match="spike_times"):
         sim.run_trials(5.0, rng_seeds=[1, 2], parameters={src: {"spike_times": [[1.0], [2.0]]}})
     sim.end()
+
+
+def test_a_parameter_uniform_in_one_trial_and_not_in_another():
+    # The network passes a parameter equal in all cells as one value; the trials stack
+    # per-cell values where any trial needs them. The uniform trial then computes with
+    # per-cell values, which XLA rounds differently in the last bit than one broadcast
+    # value: it equals its own run to rounding, the other trial bit for bit.
+    spiking, cells = _network()
+    taus = [12.0, np.linspace(8.0, 30.0, cells.size)]
+    blocks = sim.run_trials(30.0, rng_seeds=[4, 4], parameters={cells: {"tau": taus}})
+    trial_v = [_v(blocks[cells], i) for i in range(2)]
+    sim.end()
+    for i, tau in enumerate(taus):
+        spiking, cells = _network(tau=tau)
+        sim.run(30.0)
+        if i == 0:
+            np.testing.assert_allclose(trial_v[i], _v(cells.get_data()), rtol=0, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(trial_v[i], _v(cells.get_data()))
+        sim.end()
+    assert not np.array_equal(trial_v[0], trial_v[1])
