@@ -391,9 +391,9 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
 
 
 def _start_window(layout: Layout, state: State):
-    """The window of undelivered spikes at step k (None for interval 1): empty, as the
-    spikes of earlier steps are in the ring and those of step k (``state.pending``) join
-    it at the start of the next step."""
+    """The window of undelivered spikes at the start of a chunk (None for interval 1):
+    empty, as the spikes of earlier steps are in the ring and those of the current step
+    (``state.pending``) join it in the chunk's first step."""
     D = layout.interval
     if D == 1:
         return None
