@@ -185,12 +185,13 @@ class Network:
                 float(np.max(poisson.rate, initial=0.0)) * state.dt * 1e-3
             ),
             synapses=self.syn_layout,
-            chunk=self._chunk(state),
+            chunk=0,  # below: it depends on the layout
             steps_per_sync=_steps_per_sync(),
             interval=_delivery_interval(self.syn_layout, self.plastic_layout),
             spikes_all=self.rec_index["spikes"] == list(range(self.n_spiking)),
             plastic=self.plastic_layout,
         )
+        self.layout = self.layout._replace(chunk=self._chunk(state))
         self.params = engine.Params(
             dt=jnp.asarray(state.dt, self.dtype),
             groups=self._group_params(),
@@ -588,10 +589,13 @@ class Network:
                                      field))
 
     def _chunk(self, state):
-        # Per-step arrays held for a whole chunk: recorded values and the random sources'
-        # draws (uniforms, or event counts of plain Poisson sources).
-        width = (sum(len(v) for v in self.rec_index.values()) + len(self.sources)
-                 + sum(held(p) for p in self.poisson))
+        # Per-step arrays held for a whole chunk, in values of 8 bytes: recorded values,
+        # recorded spikes (bits when packed, else int32 counts), current sources' values
+        # and the random sources' draws (uniforms, or event counts of plain Poisson sources).
+        n_spikes = len(self.rec_index["spikes"])
+        spikes = n_spikes / 64 if engine.packs_spikes(self.layout) else n_spikes / 2
+        width = (sum(len(v) for k, v in self.rec_index.items() if k != "spikes") + spikes
+                 + len(self.sources) + sum(held(p) for p in self.poisson))
         return int(np.clip(8_000_000 // max(width, 1), 16, state.chunk_steps))
 
     # -- state -----------------------------------------------------------------------

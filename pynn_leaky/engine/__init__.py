@@ -52,6 +52,9 @@ from ._network import (
     init_state as init_state,
 )
 from ._network import (
+    packs_spikes as packs_spikes,
+)
+from ._network import (
     run_chunk as run_chunk,
 )
 from ._network import (
@@ -94,6 +97,7 @@ __all__ = [
     "sharding",
     "simulate",
     "sources",
+    "packs_spikes",
     "spike_counts",
     "spike_events",
     "synapses",

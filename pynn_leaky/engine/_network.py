@@ -442,9 +442,13 @@ _ONE_SPIKE_MODELS = frozenset({"iaf", "iaf_alpha", "iaf_delta", "izhikevich"} | 
 
 
 def _one_spike_per_step(layout: Layout) -> bool:
-    """Static: no spiking index can emit two spikes in one step."""
+    """Static: no spiking index can emit two spikes in one step (then the recorded spikes
+    of :func:`run_chunk` are bit-packed, 1 bit each instead of an int32)."""
     return layout.n_poisson == 0 and layout.array_kmax <= 1 and all(
         g.model in _ONE_SPIKE_MODELS for g in layout.groups if g.spiking)
+
+
+packs_spikes = _one_spike_per_step
 
 
 def _bad_cells(bad, state: State, k):
