@@ -8,27 +8,23 @@ command-buffer flags on a GPU, each in a fresh process, and to split the step's 
 import argparse
 import json
 import os
+import sys
 import time
 import warnings
 
-import pynn_leaky as sim
+sys.path.insert(0, os.path.dirname(__file__))
+import workloads  # noqa: E402
+
+import pynn_leaky as sim  # noqa: E402
 
 warnings.simplefilter("ignore")
 
 
 def w1_run(cells, rate, record, precision, t_ms=1000.0):
-    sim.setup(timestep=0.1, min_delay=0.1, max_delay=5.0, rng_seed=1, precision=precision,
-              progress=False)
-    post = sim.Population(cells, sim.LeakyIntegrator(V_rest=-65.0, R=40.0, tau=20.0,
-                                                     tau_syn_E=5.0, tau_syn_I=10.0))
-    rng = sim.NumpyRNG(seed=42)
-    delay = sim.RandomDistribution("uniform", (1.0, 5.0), rng=rng)
-    for n, w, receptor in ((800, 0.02, "excitatory"), (200, -0.06, "inhibitory")):
-        src = sim.Population(n, sim.SpikeSourcePoisson(rate=rate))
-        sim.Projection(src, post, sim.FixedProbabilityConnector(0.1, rng=rng),
-                       sim.StaticSynapse(weight=w, delay=delay), receptor_type=receptor)
-    if record:
-        post[:100].record("v")
+    """W1 (``benchmarks/workloads.py``) with `cells` cells and sources at `rate`: the
+    times of two runs of `t_ms` and the delivery interval used."""
+    backend = "pynn_leaky32" if precision == "float32" else "pynn_leaky"
+    workloads.w1(sim, backend, cells, t_ms, rate=rate, record=record)
     times = []
     for _ in range(2):
         t0 = time.perf_counter()

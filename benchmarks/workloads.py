@@ -59,18 +59,19 @@ def _timed(f):
     return time.perf_counter() - t0, out
 
 
-def w1(sim, backend, size, t_stop):
+def w1(sim, backend, size, t_stop, rate=20.0, record=True):
     _setup(sim, backend, min_delay=0.1, max_delay=5.0)
     cells = _leaky(sim, backend, size or 10_000)
-    exc = sim.Population(800, sim.SpikeSourcePoisson(rate=20.0))
-    inh = sim.Population(200, sim.SpikeSourcePoisson(rate=20.0))
+    exc = sim.Population(800, sim.SpikeSourcePoisson(rate=rate))
+    inh = sim.Population(200, sim.SpikeSourcePoisson(rate=rate))
     rng = sim.NumpyRNG(seed=42)
     delay = sim.RandomDistribution("uniform", (1.0, 5.0), rng=rng)
     sim.Projection(exc, cells, sim.FixedProbabilityConnector(0.1, rng=rng),
                    sim.StaticSynapse(weight=0.02, delay=delay), receptor_type="excitatory")
     sim.Projection(inh, cells, sim.FixedProbabilityConnector(0.1, rng=rng),
                    sim.StaticSynapse(weight=-0.06, delay=delay), receptor_type="inhibitory")
-    cells[:100].record("v")
+    if record:
+        cells[:100].record("v")
     return cells, {}
 
 

@@ -220,16 +220,21 @@ class Network:
         parameter is one value per trial where it is uniform in every trial, as an
         ordinary run with that trial's values would have it (the results are bit-equal)."""
         trials = [self._group_params(o, compress=False) for o in overrides]
-        adaptive = [key[0] in engine.ADAPTIVE for key in self.members]
 
-        def stack(adaptive, *leaves):
+        def stack(shared, *leaves):
             xs = [np.asarray(x) for x in leaves]
-            if not adaptive and all(_uniform_as_one(x).shape[0] == 1 for x in xs):
+            if shared and all(_uniform_as_one(x).shape[0] == 1 for x in xs):
                 xs = [x[:1] for x in xs]
             return jnp.stack(xs)
 
-        return tuple(jax.tree.map(partial(stack, a), *groups)
-                     for a, groups in zip(adaptive, zip(*trials)))
+        return tuple(jax.tree.map(partial(stack, self._sharable(key)), *groups)
+                     for key, groups in zip(self.members, zip(*trials)))
+
+    @staticmethod
+    def _sharable(key):
+        """Whether a group's parameters may be one value when uniform (not for the
+        models of engine.ADAPTIVE)."""
+        return key[0] not in engine.ADAPTIVE
 
     def _group_params(self, overrides=None, compress=True):
         """Engine parameters of every group; `overrides` {id(pop): {name: values}}.
@@ -241,7 +246,7 @@ class Network:
         overrides = overrides or {}
         out = []
         for key, members in self.members.items():
-            shared = compress and key[0] not in engine.ADAPTIVE
+            shared = compress and self._sharable(key)
             parts = [
                 p.celltype.engine_parameters(
                     {k: np.broadcast_to(overrides.get(id(p), {}).get(k, v), (held(p),))
