@@ -29,9 +29,9 @@ def _network():
 
 
 def _fingerprint(net):
-    # Execution settings (chunk length, delivery interval, loop blocking) change how the
-    # same state is advanced, not the state: a checkpoint loads across them.
-    layout = net.layout._replace(chunk=0, interval=1, steps_per_sync=1)
+    # Execution settings (chunk length, delivery interval, loop blocking, compile options)
+    # change how the same state is advanced, not the state: a checkpoint loads across them.
+    layout = net.layout._replace(chunk=0, interval=1, steps_per_sync=1, region_analysis=False)
     return repr((layout, [p.size for p in net.neurons], [p.size for p in net.spikers]))
 
 
