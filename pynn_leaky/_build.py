@@ -426,12 +426,13 @@ class Network:
             mode="event",
             min_delay=int(delay.min()) if delay.size else 1,
         )
-        self.syn_table = esyn.SynapseTable(
-            row_ptr=jnp.asarray(row_ptr, jnp.int32),
-            target=jnp.asarray(target[order], jnp.int32),
-            delay=jnp.asarray(delay[order], jnp.int32),
-            weight=jnp.asarray(weight[order], self.dtype),
-        )
+        try:
+            esyn.check_ring(self.syn_layout)
+        except ValueError as err:
+            raise errors.InvalidParameterValueError(f"pynn_leaky: {err}") from None
+        self.syn_table = esyn.SynapseTable.of(row_ptr, target[order], delay[order],
+                                              weight[order].astype(self.dtype),
+                                              self.syn_layout)
         self._build_plastic(plastic, state)
 
     @staticmethod

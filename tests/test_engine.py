@@ -67,10 +67,9 @@ def test_engine_simulate_is_differentiable_in_weights_and_tau():
             schedule=engine.sources.ScheduleTable(step=jnp.array([3, 5], jnp.int32),
                                                   cell=jnp.array([0, 1], jnp.int32)),
             poisson=engine.sources.PoissonParams(empty_f, empty_i, empty_i),
-            synapses=engine.synapses.SynapseTable(
-                row_ptr=jnp.array([0, 2, 4], jnp.int32),
-                target=jnp.array([0, 1, 2, n_cells + 0], jnp.int32),
-                delay=jnp.array([1, 2, 3, 1], jnp.int32), weight=weight),
+            synapses=engine.synapses.SynapseTable.of(
+                row_ptr=[0, 2, 4], target=[0, 1, 2, n_cells + 0], delay=[1, 2, 3, 1],
+                weight=weight, layout=layout.synapses),
             currents=engine.currents.CurrentTables(
                 steps=engine.currents.StepCurrents(jnp.zeros((0, 1), jnp.int32),
                                                    jnp.zeros((0, 1), dtype)),

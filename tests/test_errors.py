@@ -213,6 +213,19 @@ def test_delay_limits_from_setup():
         np.testing.assert_allclose(prj.get("delay", format="array"), delay)
 
 
+def test_a_ring_buffer_too_large_for_int32_indices_is_refused_before_allocating():
+    # 10001 slots (1000 ms at 0.1 ms) x 2 receptors x 60 000 cells: 1.2e9 values (9.6 GB)
+    sim.setup(timestep=DT)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    cells = sim.Population(60_000, sim.LeakyIntegrator())
+    sim.Projection(src, cells[:1], sim.AllToAllConnector(),
+                   sim.StaticSynapse(weight=1.0, delay=1000.0))
+    with raises_naming(errors.InvalidParameterValueError, "1200120000", "10001", "120000",
+                       str(2**30)):
+        sim.run(1.0)
+    sim.end()
+
+
 def _delayed_response(delay, **setup):
     """v of a LeakyIntegrator hit at 1 ms through `delay`, and the delay read back."""
     sim.setup(timestep=DT, **setup)

@@ -17,16 +17,38 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 
 class SynapseTable(NamedTuple):
-    """Synapses sorted by presynaptic (global spiking) index."""
+    """Synapses sorted by presynaptic (global spiking) index.
+
+    Each synapse's delay and target are kept as one number, its offset in the ring buffer
+    ``delay * n_target + target``: the event delivery adds it to the emitting step's slot
+    start as it is (no per-chunk recomputation over all synapses, 12 bytes per synapse in
+    float64 instead of 16). Build one from targets and delays with :meth:`of`.
+    """
 
     row_ptr: jax.Array  # (n_pre + 1,) int32, synapses of pre i are row_ptr[i]:row_ptr[i+1]
-    target: jax.Array  # (S,) int32 flat target index into one ring-buffer slot
-    delay: jax.Array  # (S,) int32 delay in steps, 1 <= delay < L
+    offset: jax.Array  # (S,) int32 delay * n_target + target, 1 <= delay < L
     weight: jax.Array  # (S,) nA (signed: inhibitory weights are negative)
+
+    @staticmethod
+    def of(row_ptr, target, delay, weight, layout: "SynapseLayout"):
+        """The table of synapses given by (S,) ``target`` (flat index into one ring slot,
+        < ``layout.n_target``) and ``delay`` (steps, ``1 <= delay < layout.ring``), in CSR
+        order (``row_ptr``). NumPy or JAX arrays; the offsets are checked to fit int32."""
+        check_ring(layout)
+        offset = np.asarray(delay, np.int64) * layout.n_target + np.asarray(target, np.int64)
+        return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
+                            offset=jnp.asarray(offset, jnp.int32), weight=jnp.asarray(weight))
+
+    def delay(self, layout: "SynapseLayout"):
+        return self.offset // layout.n_target
+
+    def target(self, layout: "SynapseLayout"):
+        return self.offset % layout.n_target
 
 
 class SynapseLayout(NamedTuple):
@@ -39,6 +61,21 @@ class SynapseLayout(NamedTuple):
     max_fanout: int
     mode: str  # "event" (work ~ spikes x fan-out) or "dense" (all synapses, differentiable)
     min_delay: int = 1  # steps, the shortest delay of these synapses (1 if none)
+
+
+RING_MAX = 2**30
+"""Most values a ring buffer may hold (``ring * n_target``): slot starts plus offsets are
+computed in int32, and stay below twice this."""
+
+
+def check_ring(layout: SynapseLayout):
+    """Raise ValueError if the ring buffer of ``layout`` is too large for int32 indices."""
+    size = layout.ring * layout.n_target
+    if size > RING_MAX:
+        raise ValueError(
+            f"the delay ring buffer would hold {size} values ({layout.ring} slots x "
+            f"{layout.n_target} synaptic targets); at most {RING_MAX} are allowed: use fewer "
+            "cells per simulation or a shorter maximum delay")
 
 
 def read_slot(buffer, k, layout: SynapseLayout):
@@ -101,10 +138,10 @@ def presynaptic(table: SynapseTable, layout: SynapseLayout):
 
 def prepare(table: SynapseTable, layout: SynapseLayout):
     """Per-chunk precomputation for :func:`deliver`: each synapse's presynaptic index
-    (dense mode) or its offset ``delay * n_target + target`` in the ring (event mode)."""
+    (dense mode); None in event mode, which needs none."""
     if layout.mode == "dense":
         return presynaptic(table, layout)
-    return table.delay * layout.n_target + table.target
+    return None
 
 
 def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None):
@@ -113,19 +150,18 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
     In event mode ``counts`` may also be a window (rows, n_pre): row r holds the spikes
     emitted at step ``k + r``, and every row must be due no earlier than the next read
     (``k + rows - 1 + min_delay >= `` the step read next). ``prepared`` is the result of
-    :func:`prepare` (required in dense mode; computed here in event mode when not given).
+    :func:`prepare` (dense mode; computed here when not given).
     """
     if layout.n_syn == 0:
         return buffer
     if layout.mode == "dense":
         pre = presynaptic(table, layout) if prepared is None else prepared
         w = table.weight * counts[pre].astype(table.weight.dtype)
-        slot = (k + table.delay) % layout.ring
-        return buffer.at[slot * layout.n_target + table.target].add(w)
+        slot = (k + table.delay(layout)) % layout.ring
+        return buffer.at[slot * layout.n_target + table.target(layout)].add(w)
 
-    offset = prepare(table, layout) if prepared is None else prepared
     return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0])(
-        table, buffer, counts.reshape(-1), k, offset)
+        table, buffer, counts.reshape(-1), k)
 
 
 @lru_cache(maxsize=64)
@@ -136,30 +172,29 @@ def _event_delivery(layout: SynapseLayout, rows: int):
     spikes would run as long as the busiest trial's and select over all buffers)."""
 
     @jax.custom_batching.custom_vmap
-    def deliver(table, buffer, counts, k, offset):
-        return _deliver_events(table, buffer, counts, k, offset, layout, 1, rows)
+    def deliver(table, buffer, counts, k):
+        return _deliver_events(table, buffer, counts, k, layout, 1, rows)
 
     @deliver.def_vmap
-    def _batched(axis_size, in_batched, table, buffer, counts, k, offset):
-        table_b, buffer_b, counts_b, k_b, offset_b = in_batched
-        if any(jax.tree.leaves(table_b)) or k_b or offset_b:
-            axes = (table_b, buffer_b, counts_b, k_b, offset_b)
-            axes = jax.tree.map(lambda b: 0 if b else None, axes)
+    def _batched(axis_size, in_batched, table, buffer, counts, k):
+        table_b, buffer_b, counts_b, k_b = in_batched
+        if any(jax.tree.leaves(table_b)) or k_b:
+            axes = jax.tree.map(lambda b: 0 if b else None, (table_b, buffer_b, counts_b, k_b))
             plain = partial(_deliver_events, layout=layout, trials=1, rows=rows)
-            return jax.vmap(plain, in_axes=axes)(table, buffer, counts, k, offset), True
+            return jax.vmap(plain, in_axes=axes)(table, buffer, counts, k), True
         if not buffer_b:
             buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
         if not counts_b:
             counts = jnp.broadcast_to(counts, (axis_size,) + counts.shape)
         # The buffer stays (trials, L * n_target): reshaping it to one flat array inside
         # the step loop would make XLA copy the whole ring every step.
-        return _deliver_events(table, buffer, counts.reshape(-1), k, offset, layout,
-                               axis_size, rows), True
+        return _deliver_events(table, buffer, counts.reshape(-1), k, layout, axis_size,
+                               rows), True
 
     return deliver
 
 
-def _deliver_events(table, buffer, counts, k, offset, layout, trials, rows):
+def _deliver_events(table, buffer, counts, k, layout, trials, rows):
     """Event-driven delivery into ``buffer`` (L * n_target, or (trials, L * n_target)) of
     ``counts`` (trials * rows * n_pre): ``trials`` copies of one network, side by side,
     each with ``rows`` steps of spikes (row r emitted at step k + r).
@@ -197,7 +232,7 @@ def _deliver_events(table, buffer, counts, k, offset, layout, trials, rows):
         syn = start[:, None] + lane[None, :]
         valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
         w = slices(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
-        idx = base[:, None] + slices(offset, start)  # < 2 * size: delay < ring
+        idx = base[:, None] + slices(table.offset, start)  # < 2 * size: delay < ring
         idx = jnp.where(idx >= size, idx - size, idx)
         idx = jnp.where(valid, idx, size).ravel()  # out of bounds: dropped
         w = jnp.where(valid, w, 0.0).ravel()
