@@ -39,7 +39,7 @@ _FIELDS = engine.FIELDS  # every per-cell state field of any model
 
 def _env_int(name):
     value = os.environ.get(name)
-    if value is None:
+    if value is None or not value.strip():  # unset, or set to nothing (VAR= in a shell)
         return None
     try:
         number = int(value)

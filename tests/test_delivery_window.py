@@ -130,6 +130,21 @@ def test_a_bad_interval_setting_is_refused_by_name(monkeypatch, value):
     sim.end()
 
 
+def test_an_empty_setting_means_the_default(monkeypatch):
+    monkeypatch.delenv("PYNN_LEAKY_DELIVERY_INTERVAL")
+    _network(False)
+    sim.run(1.0)
+    default = _interval()
+    sim.end()
+    monkeypatch.setenv("PYNN_LEAKY_DELIVERY_INTERVAL", "")
+    monkeypatch.setenv("PYNN_LEAKY_STEPS_PER_SYNC", " ")
+    _network(False)
+    sim.run(1.0)
+    assert _interval() == default
+    assert sim.simulator.state.network.layout.steps_per_sync == 1
+    sim.end()
+
+
 def test_loop_checked_every_few_steps_gives_the_same_run(monkeypatch):
     results = []
     for blocks in ("1", "4"):
