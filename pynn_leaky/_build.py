@@ -8,7 +8,6 @@ compiled once more).
 """
 
 import os
-import warnings
 from functools import partial
 
 import jax
@@ -16,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from pyNN import common, errors
 
-from . import engine
+from . import _warnings, engine
 from .engine import currents as ec
 from .engine import plastic as ep
 from .engine import sources as es
@@ -295,8 +294,7 @@ class Network:
                 steps.append(k)
                 cells.append(np.full(k.size, self.spike_offset[id(p)] + i, np.int64))
         if dropped:
-            warnings.warn(f"{dropped} spike(s) at t <= 0 ms cannot be emitted and were dropped",
-                          stacklevel=5)
+            _warnings.warn(f"{dropped} spike(s) at t <= 0 ms cannot be emitted and were dropped")
         steps, cells = np.concatenate(steps), np.concatenate(cells)
         order = np.argsort(steps, kind="stable")
         steps, cells = steps[order], cells[order]
@@ -450,12 +448,11 @@ class Network:
                 n_off += int(off.sum())
         if n_off:
             d, k, label = example
-            warnings.warn(
+            _warnings.warn(
                 f"{n_off} synaptic delay(s) are not multiples of the time step dt = {dt} ms and "
                 f"are simulated on the grid, rounded to the nearest step (at least one): e.g. "
                 f"{d!r} ms in Projection '{label}' acts as {k} step(s) = {round(k * dt, 12)!r} ms. "
-                "get('delay') still returns the delays as given",
-                stacklevel=5)
+                "get('delay') still returns the delays as given")
         return out
 
     def _connections(self, projections):

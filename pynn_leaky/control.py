@@ -1,13 +1,12 @@
 """setup(), end(), run() and friends."""
 
 import math
-import warnings
 
 import jax
 import numpy as np
 from pyNN import common, errors
 
-from . import simulator
+from . import _warnings, simulator
 
 PRECISIONS = ("float64", "float32")
 
@@ -105,11 +104,10 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
             f"spike_precision = {precision_of_spikes!r} is not allowed: use 'on_grid' or "
             "'off_grid'")
     if precision_of_spikes == "off_grid":
-        warnings.warn(
+        _warnings.warn(
             "spike_precision='off_grid': pynn_leaky has no precise-spike-time neuron models; "
             "neurons stay on the time grid, and SpikeSourceArrays record the exact times "
-            "they were given (their spikes act at the end of the step they fall in)",
-            stacklevel=2)
+            "they were given (their spikes act at the end of the step they fall in)")
     history = extra_params.get("stdp_history", 64)
     if not (isinstance(history, int) and not isinstance(history, bool) and history >= 1):
         raise errors.InvalidParameterValueError(

@@ -7,10 +7,11 @@ import signal
 import sys
 import threading
 import time as _time
-import warnings
 
 import numpy as np
 from pyNN import common
+
+from . import _warnings
 
 name = "pynn_leaky"
 
@@ -142,10 +143,9 @@ class State(common.control.BaseState):
         exact = (tstop - self.t) / self.dt
         n_steps = max(0, int(np.rint(exact)))
         if abs(exact - np.rint(exact)) > 1e-6:
-            warnings.warn(
+            _warnings.warn(
                 f"run until t = {tstop!r} ms: not on the time grid (dt = {self.dt} ms); the "
-                f"simulation stops at the nearest step, t = {(self.step + n_steps) * self.dt:g} ms",
-                stacklevel=4)
+                f"simulation stops at the nearest step, t = {(self.step + n_steps) * self.dt:g} ms")
         from . import _build
 
         step0 = self.step

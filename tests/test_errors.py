@@ -2,6 +2,7 @@
 simulator is still usable and data recorded before the error is intact."""
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -266,6 +267,30 @@ def test_off_grid_delay_warns_once_per_build():
     with pytest.warns(UserWarning, match="4 synaptic delay") as record:
         sim.run(1.0)
     assert len([w for w in record if "delay" in str(w.message)]) == 1
+    assert record[0].filename == __file__  # the user's line, not pynn_leaky's
+
+
+def test_warnings_point_at_the_users_line_on_every_path(tmp_path):
+    """The same build-time warning is reached through run(), run_trials() and save_state()
+    at different depths; each time it names the caller's file and line."""
+    for call in ("run", "run_trials", "save_state"):
+        sim.setup(timestep=DT)
+        src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+        cells = sim.Population(2, sim.LeakyIntegrator())
+        sim.Projection(src, cells, sim.AllToAllConnector(),
+                       sim.StaticSynapse(weight=1.0, delay=0.26))
+        with pytest.warns(UserWarning, match="synaptic delay") as record:
+            if call == "run":
+                line = sys._getframe().f_lineno + 1
+                sim.run(1.0)
+            elif call == "run_trials":
+                line = sys._getframe().f_lineno + 1
+                sim.run_trials(1.0, trials=2)
+            else:
+                line = sys._getframe().f_lineno + 1
+                sim.save_state(str(tmp_path / "state.npz"))
+        assert (record[0].filename, record[0].lineno) == (__file__, line), call
+        sim.end()
 
 
 @pytest.mark.parametrize(

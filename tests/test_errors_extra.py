@@ -196,8 +196,9 @@ def test_projection_and_functional_entry_points_need_setup():
 def test_off_grid_run_duration_warns_and_stops_on_the_nearest_step():
     sim.setup(timestep=0.1)
     sim.Population(1, sim.LeakyIntegrator())
-    with pytest.warns(UserWarning, match="not on the time grid"):
+    with pytest.warns(UserWarning, match="not on the time grid") as record:
         sim.run(10.04)
+    assert record[0].filename == __file__  # the user's line
     assert sim.get_current_time() == pytest.approx(10.0)
     sim.run(5.0)  # on the grid: no warning (warnings are errors in this suite)
     assert sim.get_current_time() == pytest.approx(15.0)
