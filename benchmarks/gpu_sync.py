@@ -1,8 +1,9 @@
 """W1's run phase on the default device under the current loop settings (JSON lines).
 
-Used by ``benchmarks/gpu_sync.sh`` to compare the delivery interval and XLA's
-command-buffer flags on a GPU, each in a fresh process, and to split the step's cost:
-``--cells``, ``--rate`` and ``--no-record`` vary the network (W1 by default).
+Used by ``benchmarks/gpu_sync.sh`` to compare the delivery interval, XLA's
+command-buffer flags and region analysis in copy insertion on a GPU, each in a fresh
+process, and to split the step's cost: ``--cells``, ``--rate`` and ``--no-record`` vary
+the network (W1 by default).
 """
 
 import argparse
@@ -22,7 +23,7 @@ warnings.simplefilter("ignore")
 
 def w1_run(cells, rate, record, precision, t_ms=1000.0):
     """W1 (``benchmarks/workloads.py``) with `cells` cells and sources at `rate`: the
-    times of two runs of `t_ms` and the delivery interval used."""
+    times of two runs of `t_ms` and the engine layout used."""
     backend = "pynn_leaky32" if precision == "float32" else "pynn_leaky"
     workloads.w1(sim, backend, cells, t_ms, rate=rate, record=record)
     times = []
@@ -30,9 +31,9 @@ def w1_run(cells, rate, record, precision, t_ms=1000.0):
         t0 = time.perf_counter()
         sim.run(t_ms)
         times.append(time.perf_counter() - t0)
-    interval = sim.simulator.state.network.layout.interval
+    layout = sim.simulator.state.network.layout
     sim.end()
-    return times, interval
+    return times, layout
 
 
 def main():
@@ -42,12 +43,12 @@ def main():
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--precision", default="float32")
     args = ap.parse_args()
-    (first, second), interval = w1_run(args.cells, args.rate, not args.no_record,
-                                       args.precision)
+    (first, second), layout = w1_run(args.cells, args.rate, not args.no_record,
+                                     args.precision)
     print(json.dumps({"cells": args.cells, "rate": args.rate, "record": not args.no_record,
                       "precision": args.precision, "first_run_s": round(first, 3),
                       "second_run_s": round(second, 3), "us_per_step": round(second * 100, 1),
-                      "interval": interval,
+                      "interval": layout.interval, "region_analysis": layout.region_analysis,
                       "env": {k: v for k, v in os.environ.items()
                               if k.startswith("PYNN_LEAKY") or k == "XLA_FLAGS"}}), flush=True)
 

@@ -83,10 +83,21 @@ def _region_analysis(groups, plastic):
     synapses or adaptive cell models. It removes the per-step copies of the cell states:
     on 2 cores W1 ran 0.38 -> 0.30 s, W2 0.170 -> 0.144 s, W3 at 10^5 cells 4.9 -> 3.0 s
     and 16 batched trials of 200 cells 0.158 -> 0.131 s. With plastic synapses XLA
-    (jaxlib 0.10.2) then computes wrong weights (tests/test_plasticity.py fails), and the
-    adaptive models (W2c) ran 3 % slower. ``PYNN_LEAKY_XLA_DEFAULTS=0`` turns it off."""
+    (jaxlib 0.10.2) then computes wrong weights (tests/test_plasticity.py fails), so never
+    there; the adaptive models (W2c) ran 3 % slower. ``PYNN_LEAKY_REGION_ANALYSIS=1`` turns
+    it on for every other network on any platform (GPUs: not measured yet, see
+    benchmarks/gpu_sync.sh), ``=0`` off; ``PYNN_LEAKY_XLA_DEFAULTS=0`` turns the default off."""
+    if plastic is not None:
+        return False
+    chosen = os.environ.get("PYNN_LEAKY_REGION_ANALYSIS", "").strip()
+    if chosen not in ("", "0", "1"):
+        raise errors.InvalidParameterValueError(
+            f"PYNN_LEAKY_REGION_ANALYSIS = {chosen!r} is not allowed: use 1 (on), 0 (off) or "
+            "leave it unset (the default)")
+    if chosen:
+        return chosen == "1"
     return (os.environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1") != "0"
-            and jax.default_backend() == "cpu" and plastic is None
+            and jax.default_backend() == "cpu"
             and not any(g.model in engine.ADAPTIVE for g in groups))
 
 

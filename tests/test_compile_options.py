@@ -12,6 +12,11 @@ from pynn_leaky.engine import _network
 CPU = jax.default_backend() == "cpu"
 
 
+@pytest.fixture(autouse=True)
+def _default_setting(monkeypatch):
+    monkeypatch.delenv("PYNN_LEAKY_REGION_ANALYSIS", raising=False)
+
+
 def _static(seed=4):
     sim.setup(timestep=0.1, min_delay=0.1, rng_seed=seed, progress=False)
     src = sim.Population(30, sim.SpikeSourcePoisson(rate=400.0))
@@ -46,13 +51,7 @@ def test_region_analysis_is_on_for_static_networks_on_a_cpu_only(monkeypatch):
     assert _layout().region_analysis
     sim.end()
 
-    # plastic synapses: XLA then computes wrong weights, so never
-    sim.setup(timestep=0.1)
-    pre = sim.Population(2, sim.SpikeSourcePoisson(rate=50.0))
-    post = sim.Population(2, sim.IF_curr_exp())
-    sim.Projection(pre, post, sim.AllToAllConnector(), sim.STDPMechanism(
-        timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),
-        weight=0.5, delay=1.0))
+    _plastic_and_adaptive()  # plastic synapses: XLA then computes wrong weights, so never
     sim.run(1.0)
     assert not _layout().region_analysis
     sim.end()
@@ -67,6 +66,40 @@ def test_region_analysis_is_on_for_static_networks_on_a_cpu_only(monkeypatch):
     _static()
     sim.run(1.0)
     assert not _layout().region_analysis
+    sim.end()
+
+
+def _plastic_and_adaptive():
+    sim.setup(timestep=0.1)
+    pre = sim.Population(2, sim.SpikeSourcePoisson(rate=50.0))
+    post = sim.Population(2, sim.IF_cond_exp())
+    sim.Projection(pre, post, sim.AllToAllConnector(), sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),
+        weight=0.005, delay=1.0))
+
+
+def test_the_region_analysis_setting_applies_on_any_platform_but_never_to_plastic_synapses(
+        monkeypatch):
+    for value, expected in (("1", True), ("0", False)):
+        monkeypatch.setenv("PYNN_LEAKY_REGION_ANALYSIS", value)
+        sim.setup(timestep=0.1)
+        sim.Population(2, sim.IF_cond_exp())  # adaptive: off by default, on when asked
+        sim.run(1.0)
+        assert _layout().region_analysis == expected
+        sim.end()
+        _plastic_and_adaptive()
+        sim.run(1.0)
+        assert not _layout().region_analysis
+        sim.end()
+
+
+@pytest.mark.parametrize("value", ["yes", "2"])
+def test_a_bad_region_analysis_setting_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("PYNN_LEAKY_REGION_ANALYSIS", value)
+    _static()
+    with pytest.raises(sim.errors.InvalidParameterValueError,
+                       match=f"PYNN_LEAKY_REGION_ANALYSIS = '{value}' is not allowed"):
+        sim.run(1.0)
     sim.end()
 
 
