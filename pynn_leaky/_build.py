@@ -87,16 +87,16 @@ def _region_analysis(groups, plastic):
     there; the adaptive models (W2c) ran 3 % slower. ``PYNN_LEAKY_REGION_ANALYSIS=1`` turns
     it on for every other network on any platform (GPUs: not measured yet, see
     benchmarks/gpu_sync.sh), ``=0`` off; ``PYNN_LEAKY_XLA_DEFAULTS=0`` turns the default off."""
-    if plastic is not None:
-        return False
     chosen = os.environ.get("PYNN_LEAKY_REGION_ANALYSIS", "").strip()
     if chosen not in ("", "0", "1"):
         raise errors.InvalidParameterValueError(
             f"PYNN_LEAKY_REGION_ANALYSIS = {chosen!r} is not allowed: use 1 (on), 0 (off) or "
             "leave it unset (the default)")
+    if plastic is not None:
+        return False
     if chosen:
         return chosen == "1"
-    return (os.environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1") != "0"
+    return (os.environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1").strip() != "0"
             and jax.default_backend() == "cpu"
             and not any(g.model in engine.ADAPTIVE for g in groups))
 
@@ -436,12 +436,11 @@ class Network:
             min_delay=int(delay.min()) if delay.size else 1,
         )
         try:
-            esyn.check_ring(self.syn_layout)
-        except ValueError as err:
+            self.syn_table = esyn.SynapseTable.of(row_ptr, target[order], delay[order],
+                                                  weight[order].astype(self.dtype),
+                                                  self.syn_layout)
+        except ValueError as err:  # a ring too large for int32 indices
             raise errors.InvalidParameterValueError(f"pynn_leaky: {err}") from None
-        self.syn_table = esyn.SynapseTable.of(row_ptr, target[order], delay[order],
-                                              weight[order].astype(self.dtype),
-                                              self.syn_layout)
         self._build_plastic(plastic, state)
 
     @staticmethod

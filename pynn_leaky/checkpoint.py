@@ -28,11 +28,19 @@ def _network():
     return _build.current(state)
 
 
+_ADDED = ("region_analysis",)
+"""Layout fields added after format 2 that do not describe the state: left out of the
+fingerprint, which then stays the one that earlier versions wrote (their files load)."""
+
+
 def _fingerprint(net):
     # Execution settings (chunk length, delivery interval, loop blocking, compile options)
     # change how the same state is advanced, not the state: a checkpoint loads across them.
-    layout = net.layout._replace(chunk=0, interval=1, steps_per_sync=1, region_analysis=False)
-    return repr((layout, [p.size for p in net.neurons], [p.size for p in net.spikers]))
+    # The string is repr((layout, sizes, sizes)) as format-2 files hold it.
+    layout = net.layout._replace(chunk=0, interval=1, steps_per_sync=1)
+    fields = ", ".join(f"{k}={v!r}" for k, v in layout._asdict().items() if k not in _ADDED)
+    sizes = [p.size for p in net.neurons], [p.size for p in net.spikers]
+    return f"({type(layout).__name__}({fields}), {sizes[0]!r}, {sizes[1]!r})"
 
 
 def save_state(filename):

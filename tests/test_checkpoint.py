@@ -1,5 +1,7 @@
 """Checkpoints: run(a); save; load (in a fresh simulator); run(b) equals run(a + b)."""
 
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -52,6 +54,26 @@ def test_round_trip_is_exact(tmp_path):
     for a, b in zip(spikes, whole_spikes):
         np.testing.assert_array_equal(a, b)
     sim.end()
+
+
+def test_a_checkpoint_of_the_previous_release_loads(monkeypatch):
+    """data/checkpoint_format2_be0a7b9.npz: `_network()`, run(60), save_state() by commit
+    be0a7b9 (before Layout.region_analysis existed). It loads, in either compile setting,
+    and continues exactly as a run of 100 ms here."""
+    exc, out = _network()
+    sim.run(100.0)
+    whole_v = out.get_data().segments[0].filter(name="v")[0].magnitude[600:]
+    sim.end()
+    path = str(pathlib.Path(__file__).parent / "data" / "checkpoint_format2_be0a7b9.npz")
+    for setting in ("0", "1"):
+        monkeypatch.setenv("PYNN_LEAKY_REGION_ANALYSIS", setting)
+        exc, out = _network()
+        sim.load_state(path)
+        assert sim.get_current_time() == pytest.approx(60.0)
+        sim.run(40.0)
+        v = out.get_data().segments[0].filter(name="v")[0].magnitude
+        np.testing.assert_array_equal(v, whole_v)
+        sim.end()
 
 
 def test_loading_into_a_different_network_is_refused(tmp_path):

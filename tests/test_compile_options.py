@@ -1,12 +1,13 @@
 """XLA compile options chosen per network (``Layout.region_analysis``): where they are on,
 and that they change nothing but speed."""
 
+import contextlib
+
 import jax
 import numpy as np
 import pytest
 
 import pynn_leaky as sim
-from pynn_leaky import engine
 from pynn_leaky.engine import _network
 
 CPU = jax.default_backend() == "cpu"
@@ -51,7 +52,7 @@ def test_region_analysis_is_on_for_static_networks_on_a_cpu_only(monkeypatch):
     assert _layout().region_analysis
     sim.end()
 
-    _plastic_and_adaptive()  # plastic synapses: XLA then computes wrong weights, so never
+    _plastic(sim.IF_curr_exp)  # plastic synapses: XLA then computes wrong weights, so never
     sim.run(1.0)
     assert not _layout().region_analysis
     sim.end()
@@ -69,10 +70,10 @@ def test_region_analysis_is_on_for_static_networks_on_a_cpu_only(monkeypatch):
     sim.end()
 
 
-def _plastic_and_adaptive():
+def _plastic(celltype):
     sim.setup(timestep=0.1)
     pre = sim.Population(2, sim.SpikeSourcePoisson(rate=50.0))
-    post = sim.Population(2, sim.IF_cond_exp())
+    post = sim.Population(2, celltype())
     sim.Projection(pre, post, sim.AllToAllConnector(), sim.STDPMechanism(
         timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),
         weight=0.005, delay=1.0))
@@ -87,7 +88,7 @@ def test_the_region_analysis_setting_applies_on_any_platform_but_never_to_plasti
         sim.run(1.0)
         assert _layout().region_analysis == expected
         sim.end()
-        _plastic_and_adaptive()
+        _plastic(sim.IF_curr_exp)
         sim.run(1.0)
         assert not _layout().region_analysis
         sim.end()
@@ -103,8 +104,12 @@ def test_a_bad_region_analysis_setting_is_refused_by_name(monkeypatch, value):
     sim.end()
 
 
+@pytest.mark.parametrize("setting", [{}, {"PYNN_LEAKY_DELIVERY_INTERVAL": "16"},
+                                     {"PYNN_LEAKY_STEPS_PER_SYNC": "4"}])
 @pytest.mark.parametrize("trials", [False, True])
-def test_region_analysis_changes_no_result(monkeypatch, trials):
+def test_region_analysis_changes_no_result(monkeypatch, trials, setting):
+    for name, value in setting.items():  # per-interval delivery (3 steps), loop blocking
+        monkeypatch.setenv(name, value)
     results = {}
     for defaults in ("1", "0"):
         monkeypatch.setenv("PYNN_LEAKY_XLA_DEFAULTS", defaults)
@@ -120,6 +125,7 @@ def test_region_analysis_changes_no_result(monkeypatch, trials):
             sim.run(42.7)
             results[defaults] = _results(exc, out)
         assert _layout().region_analysis == (defaults == "1" and CPU)
+        assert _layout().interval == (3 if setting.get("PYNN_LEAKY_DELIVERY_INTERVAL") else 1)
         sim.end()
     flat = jax.tree.leaves(results["1"]), jax.tree.leaves(results["0"])
     assert len(flat[0]) == len(flat[1]) > 0
@@ -130,23 +136,38 @@ def test_region_analysis_changes_no_result(monkeypatch, trials):
 
 @pytest.fixture
 def _unknown_option(monkeypatch):
+    """Clears the compiled programs before and after (the test changes the option)."""
     def fresh():
         _network._chunk_jit.cache_clear()
         _network._batched.cache_clear()
     fresh()
-    monkeypatch.setattr(_network, "_REGION_ANALYSIS", {"xla_cpu_no_such_option_here": True})
-    monkeypatch.setattr(_network, "_options_known", [True])
     yield
     monkeypatch.undo()
     fresh()
 
 
 @pytest.mark.skipif(not CPU, reason="region analysis is a CPU choice")
-def test_a_jaxlib_without_the_option_compiles_without_it(_unknown_option):
-    exc, out = _static()
-    sim.run(20.0)
-    assert _layout().region_analysis and not _network._options_known[0]
-    sim.run_trials(5.0, trials=2)
-    assert sum(len(s) for s in exc.get_data().segments[0].spiketrains) > 0
-    assert engine.run_chunk._cache_size() >= 1
-    sim.end()
+def test_a_jaxlib_without_the_option_compiles_without_it(_unknown_option, monkeypatch):
+    runs = {}
+    for name, fallback in (("plain", False), ("fallback", True)):
+        if fallback:  # _unknown_option applies from here (caches cleared)
+            _network._chunk_jit.cache_clear()
+            _network._batched.cache_clear()
+            monkeypatch.setattr(_network, "_REGION_ANALYSIS", {"cpu": "xla_cpu_no_such_option"})
+        monkeypatch.setattr(_network, "_options_known", [True])
+        exc, out = _static()
+        with pytest.warns(RuntimeWarning, match="refused the compile option") \
+                if fallback else contextlib.nullcontext():
+            sim.run(20.0)
+        assert _layout().region_analysis and _network._options_known[0] != fallback
+        monkeypatch.setattr(_network, "_options_known", [True])  # the batched path's turn
+        with pytest.warns(RuntimeWarning, match="refused the compile option") \
+                if fallback else contextlib.nullcontext():
+            blocks = sim.run_trials(20.0, trials=2)
+        runs[name] = (_results(exc, out),
+                      [np.asarray(s.magnitude) for s in blocks[out].segments[1].analogsignals])
+        sim.end()
+    flat = jax.tree.leaves(runs["plain"]), jax.tree.leaves(runs["fallback"])
+    assert len(flat[0]) == len(flat[1]) > 0
+    for a, b in zip(*flat):
+        np.testing.assert_array_equal(a, b)

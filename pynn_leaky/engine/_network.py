@@ -12,6 +12,7 @@ One call of :func:`run_chunk` advances ``n_active <= chunk`` steps in one compil
 ``lax.while_loop``, so runs of any length reuse one program.
 """
 
+import warnings
 from functools import lru_cache, partial
 from typing import NamedTuple
 
@@ -566,15 +567,24 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     return state, Outputs(**{f: r[1:] for f, r in rows.items()}, currents=currents)
 
 
-# One field per backend of XLA's debug options; each backend reads its own.
-_REGION_ANALYSIS = {"xla_cpu_copy_insertion_use_region_analysis": True,
-                    "xla_gpu_copy_insertion_use_region_analysis": True}
+# XLA debug option (one per backend) of region analysis in copy insertion.
+_REGION_ANALYSIS = {"cpu": "xla_cpu_copy_insertion_use_region_analysis",
+                    "gpu": "xla_gpu_copy_insertion_use_region_analysis",
+                    "cuda": "xla_gpu_copy_insertion_use_region_analysis",
+                    "rocm": "xla_gpu_copy_insertion_use_region_analysis"}
 _options_known = [True]  # False once XLA has refused the option (another jaxlib)
 
 
+def _jit(fun, region_analysis: bool, **kw):
+    """``jax.jit(fun, **kw)``, with region analysis in copy insertion if asked for and
+    the default backend has the option (``compiler_options`` is passed only then)."""
+    name = _REGION_ANALYSIS.get(jax.default_backend()) if region_analysis else None
+    return jax.jit(fun, **kw, **({"compiler_options": {name: True}} if name else {}))
+
+
 def _compiled(jit, layout: Layout, *args):
-    """Call ``jit(options)(*args)`` with the compile options of ``layout``; without them
-    when this jaxlib's XLA does not know them."""
+    """Call ``jit(options)(*args)`` with the compile options of ``layout``; without them,
+    with one warning, when this jaxlib's XLA does not know them."""
     if layout.region_analysis and _options_known[0]:
         try:
             return jit(True)(*args)
@@ -582,13 +592,16 @@ def _compiled(jit, layout: Layout, *args):
             if "compile option" not in str(err).lower():  # "No such compile option: ..."
                 raise
             _options_known[0] = False
+            warnings.warn(f"pynn_leaky: this jaxlib ({jax.lib.__version__}) refused the "
+                          f"compile option of region analysis ({err}); compiling without it "
+                          "(on CPUs every step then copies the cell states)",
+                          RuntimeWarning, stacklevel=3)
     return jit(False)(*args)
 
 
 @lru_cache(maxsize=2)
 def _chunk_jit(region_analysis: bool):
-    return jax.jit(_run_chunk, static_argnums=0,
-                   compiler_options=_REGION_ANALYSIS if region_analysis else None)
+    return _jit(_run_chunk, region_analysis, static_argnums=0)
 
 
 def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
@@ -605,8 +618,7 @@ run_chunk._cache_size = lambda: sum(_chunk_jit(o)._cache_size() for o in (False,
 def _batched(layout: Layout, treedef, axes: tuple):
     in_axes = jax.tree.unflatten(treedef, axes)
     run = jax.vmap(partial(_run_chunk, layout), in_axes=(in_axes, 0, None, None))
-    return lru_cache(maxsize=2)(lambda region_analysis: jax.jit(
-        run, compiler_options=_REGION_ANALYSIS if region_analysis else None))
+    return lru_cache(maxsize=2)(lambda region_analysis: _jit(run, region_analysis))
 
 
 def run_chunk_batched(layout: Layout, params: Params, batched, state: State, k0, n_active):

@@ -37,12 +37,20 @@ class SynapseTable(NamedTuple):
     @staticmethod
     def of(row_ptr, target, delay, weight, layout: "SynapseLayout"):
         """The table of synapses given by (S,) ``target`` (flat index into one ring slot,
-        < ``layout.n_target``) and ``delay`` (steps, ``1 <= delay < layout.ring``), in CSR
-        order (``row_ptr``). NumPy or JAX arrays; the offsets are checked to fit int32."""
+        ``0 <= target < layout.n_target``) and ``delay`` (steps, ``1 <= delay <
+        layout.ring``), in CSR order (``row_ptr``); NumPy or JAX arrays. Raises ValueError
+        for a value out of these ranges or a ring too large for int32 (:func:`check_ring`)."""
         check_ring(layout)
-        offset = np.asarray(delay, np.int64) * layout.n_target + np.asarray(target, np.int64)
+        target, delay = np.asarray(target, np.int64), np.asarray(delay, np.int64)
+        for name, x, lo, hi in (("target", target, 0, layout.n_target),
+                                ("delay", delay, 1, layout.ring)):
+            bad = (x < lo) | (x >= hi)
+            if bad.any():
+                raise ValueError(f"synapse {int(np.flatnonzero(bad)[0])}: {name} = "
+                                 f"{int(x[bad][0])} is outside {lo} .. {hi - 1}")
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
-                            offset=jnp.asarray(offset, jnp.int32), weight=jnp.asarray(weight))
+                            offset=jnp.asarray(delay * layout.n_target + target, jnp.int32),
+                            weight=jnp.asarray(weight))
 
     def delay(self, layout: "SynapseLayout"):
         return self.offset // layout.n_target
@@ -157,8 +165,10 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
     if layout.mode == "dense":
         pre = presynaptic(table, layout) if prepared is None else prepared
         w = table.weight * counts[pre].astype(table.weight.dtype)
-        slot = (k + table.delay(layout)) % layout.ring
-        return buffer.at[slot * layout.n_target + table.target(layout)].add(w)
+        # ((k + delay) % ring) * n_target + target, without a division per synapse
+        size = layout.ring * layout.n_target
+        idx = (k % layout.ring) * layout.n_target + table.offset  # < 2 * size: delay < ring
+        return buffer.at[jnp.where(idx >= size, idx - size, idx)].add(w)
 
     return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0])(
         table, buffer, counts.reshape(-1), k)
