@@ -439,7 +439,7 @@ class Network:
             self.syn_table = esyn.SynapseTable.of(row_ptr, target[order], delay[order],
                                                   weight[order].astype(self.dtype),
                                                   self.syn_layout)
-        except ValueError as err:  # a ring too large for int32 indices
+        except ValueError as err:  # a ring too large for int32 indices (check_ring)
             raise errors.InvalidParameterValueError(f"pynn_leaky: {err}") from None
         self._build_plastic(plastic, state)
 

@@ -569,9 +569,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
 
 # XLA debug option (one per backend) of region analysis in copy insertion.
 _REGION_ANALYSIS = {"cpu": "xla_cpu_copy_insertion_use_region_analysis",
-                    "gpu": "xla_gpu_copy_insertion_use_region_analysis",
-                    "cuda": "xla_gpu_copy_insertion_use_region_analysis",
-                    "rocm": "xla_gpu_copy_insertion_use_region_analysis"}
+                    "gpu": "xla_gpu_copy_insertion_use_region_analysis"}
 _options_known = [True]  # False once XLA has refused the option (another jaxlib)
 
 

@@ -26,8 +26,9 @@ class SynapseTable(NamedTuple):
 
     Each synapse's delay and target are kept as one number, its offset in the ring buffer
     ``delay * n_target + target``: the event delivery adds it to the emitting step's slot
-    start as it is (no per-chunk recomputation over all synapses, 12 bytes per synapse in
-    float64 instead of 16). Build one from targets and delays with :meth:`of`.
+    start as it is (:func:`_ring_index`; no per-chunk recomputation over all synapses, 12
+    bytes per synapse in float64 instead of 16). Build one from targets and delays with
+    :meth:`of`.
     """
 
     row_ptr: jax.Array  # (n_pre + 1,) int32, synapses of pre i are row_ptr[i]:row_ptr[i+1]
@@ -51,12 +52,6 @@ class SynapseTable(NamedTuple):
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
                             offset=jnp.asarray(delay * layout.n_target + target, jnp.int32),
                             weight=jnp.asarray(weight))
-
-    def delay(self, layout: "SynapseLayout"):
-        return self.offset // layout.n_target
-
-    def target(self, layout: "SynapseLayout"):
-        return self.offset % layout.n_target
 
 
 class SynapseLayout(NamedTuple):
@@ -84,6 +79,15 @@ def check_ring(layout: SynapseLayout):
             f"the delay ring buffer would hold {size} values ({layout.ring} slots x "
             f"{layout.n_target} synaptic targets); at most {RING_MAX} are allowed: use fewer "
             "cells per simulation or a shorter maximum delay")
+
+
+def _ring_index(slot_start, offset, size):
+    """Index in the ring (``size`` values) of a synapse with ``offset`` (delay * n_target
+    + target) for spikes of the step whose slot starts at ``slot_start``: the slot
+    ``(k + delay) % ring`` without a division (``slot_start + offset < 2 * size``, as
+    delay < ring)."""
+    idx = slot_start + offset
+    return jnp.where(idx >= size, idx - size, idx)
 
 
 def read_slot(buffer, k, layout: SynapseLayout):
@@ -165,10 +169,9 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
     if layout.mode == "dense":
         pre = presynaptic(table, layout) if prepared is None else prepared
         w = table.weight * counts[pre].astype(table.weight.dtype)
-        # ((k + delay) % ring) * n_target + target, without a division per synapse
-        size = layout.ring * layout.n_target
-        idx = (k % layout.ring) * layout.n_target + table.offset  # < 2 * size: delay < ring
-        return buffer.at[jnp.where(idx >= size, idx - size, idx)].add(w)
+        idx = _ring_index((k % layout.ring) * layout.n_target, table.offset,
+                          layout.ring * layout.n_target)
+        return buffer.at[idx].add(w)
 
     return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0])(
         table, buffer, counts.reshape(-1), k)
@@ -242,8 +245,7 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows):
         syn = start[:, None] + lane[None, :]
         valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
         w = slices(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
-        idx = base[:, None] + slices(table.offset, start)  # < 2 * size: delay < ring
-        idx = jnp.where(idx >= size, idx - size, idx)
+        idx = _ring_index(base[:, None], slices(table.offset, start), size)
         idx = jnp.where(valid, idx, size).ravel()  # out of bounds: dropped
         w = jnp.where(valid, w, 0.0).ravel()
         if buf.ndim == 1:
