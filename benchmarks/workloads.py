@@ -8,7 +8,7 @@ W2c (the same with COBA: IF_cond_exp, PyNN's VAbenchmarks.py COBA parameters),
 W3 (LeakyIntegrator populations of N cells with fan-in 100 from Poisson sources),
 W4 (building N synapses with FixedProbability and FixedNumberPre and random delays),
 W5 (STDP: 1000 Poisson sources at 10 Hz -> 1000 IF_curr_exp, p = 0.1, additive pair STDP).
-BACKEND: pynn_leaky, pynn_leaky32 (float32), nest, brian2.
+BACKEND: pynn_leaky, pynn_leaky32 (float32), pynn_leaky1t (setup(threads=1)), nest, brian2.
 Prints one JSON line with the timings (s), peak RSS (MiB) and a few counts.
 On peers the LeakyIntegrator is IF_curr_exp with cm = tau/R and an unreachable threshold.
 """
@@ -24,7 +24,8 @@ T0 = time.perf_counter()
 
 
 def _sim(backend):
-    name = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "pynn_leaky32": "pynn_leaky"}
+    name = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "pynn_leaky32": "pynn_leaky",
+            "pynn_leaky1t": "pynn_leaky"}
     sim = importlib.import_module(name.get(backend, backend))
     return sim, time.perf_counter() - T0
 
@@ -33,6 +34,8 @@ def _setup(sim, backend, **kw):
     if backend.startswith("pynn_leaky"):
         kw.update(precision="float32" if backend == "pynn_leaky32" else "float64", rng_seed=1,
                   progress=False)
+        if backend == "pynn_leaky1t":  # one worker thread in JAX's CPU runtime
+            kw.update(threads=1)
     elif backend == "nest":
         kw.update(threads=os.cpu_count(), spike_precision="on_grid")
     sim.setup(timestep=0.1, **kw)

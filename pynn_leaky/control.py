@@ -1,9 +1,11 @@
 """setup(), end(), run() and friends."""
 
 import math
+import os
 
 import jax
 import numpy as np
+from jax._src import xla_bridge
 from pyNN import common, errors
 
 from . import _warnings, simulator
@@ -56,8 +58,10 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         record the exact times given; neurons stay on the grid). ``stdp_history`` (int,
         default 64): postsynaptic spikes kept per cell for STDP
         pairing (at least the delay ring's length is kept; older ones are applied to the
-        synapses that still need them when dropped, see README). Options of other
-        backends (e.g. ``threads``) are accepted and ignored; the common misspellings
+        synapses that still need them when dropped, see README). ``threads`` (int >= 1,
+        as pyNN.nest's): worker threads of JAX's CPU runtime; it takes effect only if JAX
+        has not run anything yet in this process (see README "Threads"). Options of
+        other backends are accepted and ignored; the common misspellings
         ``dt``, ``time_step``, ``mindelay``, ``maxdelay`` raise TypeError.
         ``num_processes`` (int >= 1) and ``rank`` (0 <= rank < num_processes) select an
         *emulated partition*, as pyNN.mock has: this single process stands for MPI rank
@@ -97,6 +101,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         raise errors.InvalidParameterValueError(
             f"chunk_steps = {chunk_steps!r} is not allowed: it must be an integer >= 1"
         )
+    _threads(extra_params.get("threads"))
     devices = _devices(devices)
     precision_of_spikes = extra_params.get("spike_precision", "on_grid")
     if precision_of_spikes not in ("on_grid", "off_grid"):
@@ -163,6 +168,41 @@ def _partition(extra_params):
             "needs a single JAX process; the real process count and index are used otherwise"
         )
     return int(processes), int(rank)
+
+
+_started_threads = [None]  # threads given to the first setup() that started JAX
+
+
+def _threads(threads):
+    """Start JAX's backends with ``threads`` worker threads in the CPU runtime (XLA reads
+    them from ``NPROC`` when its CPU client starts, once per process); warn when JAX has
+    already started with another number."""
+    if threads is None:
+        return
+    if not (isinstance(threads, (int, np.integer)) and not isinstance(threads, bool)
+            and threads >= 1):
+        raise errors.InvalidParameterValueError(
+            f"threads = {threads!r} is not allowed: it must be an integer >= 1")
+    threads = int(threads)
+    if not xla_bridge.backends_are_initialized():
+        before = os.environ.get("NPROC")
+        os.environ["NPROC"] = str(threads)
+        try:
+            jax.devices()  # starts the backends: the CPU client reads NPROC now
+        finally:
+            if before is None:
+                del os.environ["NPROC"]
+            else:
+                os.environ["NPROC"] = before
+        _started_threads[0] = threads
+    elif _started_threads[0] != threads:
+        started = _started_threads[0]
+        _warnings.warn(
+            f"threads = {threads} has no effect: JAX's CPU runtime was already started in "
+            "this process ("
+            + (f"by setup(threads={started})" if started else "with its default threads")
+            + "); it can only be chosen before JAX runs anything, e.g. in the first "
+            f"setup() of the script or with NPROC={threads} in the environment")
 
 
 def _devices(devices):
