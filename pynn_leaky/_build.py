@@ -77,23 +77,23 @@ def _delivery_interval(syn_layout, plastic):
     return d
 
 
-def _region_analysis(groups, plastic):
+def _region_analysis(groups):
     """Whether XLA compiles the network with region analysis in copy insertion
-    (``Layout.region_analysis``): on a CPU, by default, for networks without plastic
-    synapses or adaptive cell models. It removes the per-step copies of the cell states:
-    on 2 cores W1 ran 0.38 -> 0.30 s, W2 0.170 -> 0.144 s, W3 at 10^5 cells 4.9 -> 3.0 s
-    and 16 batched trials of 200 cells 0.158 -> 0.131 s. With plastic synapses XLA
-    (jaxlib 0.10.2) then computes wrong weights (tests/test_plasticity.py fails), so never
-    there; the adaptive models (W2c) ran 3 % slower. ``PYNN_LEAKY_REGION_ANALYSIS=1`` turns
-    it on for every other network on any platform (GPUs: not measured yet, see
-    benchmarks/gpu_sync.sh), ``=0`` off; ``PYNN_LEAKY_XLA_DEFAULTS=0`` turns the default off."""
+    (``Layout.region_analysis``): on a CPU, by default, for networks without adaptive
+    cell models. It removes the per-step copies of the cell states (and of the STDP
+    history): on 2 cores W1 ran 0.38 -> 0.30 s, W2 0.170 -> 0.144 s, W3 at 10^5 cells
+    4.9 -> 3.0 s, 16 batched trials of 200 cells 0.158 -> 0.131 s and W5 (STDP) 1.70 ->
+    1.44 s; the adaptive models (W2c) ran 3 % slower. (XLA returned wrong STDP weights
+    with it until the potentiation loop stopped reading the per-synapse arrays that the
+    delivery updates: tests/test_compile_options.py.) ``PYNN_LEAKY_REGION_ANALYSIS=1``
+    turns it on for every network on any platform (GPUs: not measured yet, see
+    benchmarks/gpu_sync.sh), ``=0`` off; ``PYNN_LEAKY_XLA_DEFAULTS=0`` turns the default
+    off."""
     chosen = os.environ.get("PYNN_LEAKY_REGION_ANALYSIS", "").strip()
     if chosen not in ("", "0", "1"):
         raise errors.InvalidParameterValueError(
             f"PYNN_LEAKY_REGION_ANALYSIS = {chosen!r} is not allowed: use 1 (on), 0 (off) or "
             "leave it unset (the default)")
-    if plastic is not None:
-        return False
     if chosen:
         return chosen == "1"
     return (os.environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1").strip() != "0"
@@ -211,7 +211,7 @@ class Network:
             chunk=0,  # below: it depends on the layout
             steps_per_sync=_steps_per_sync(),
             interval=_delivery_interval(self.syn_layout, self.plastic_layout),
-            region_analysis=_region_analysis(self.groups, self.plastic_layout),
+            region_analysis=_region_analysis(self.groups),
             spikes_all=self.rec_index["spikes"] == list(range(self.n_spiking)),
             plastic=self.plastic_layout,
         )

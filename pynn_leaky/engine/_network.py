@@ -438,7 +438,7 @@ def _append_post(layout: Layout, params: Params, state: State, k, when=True) -> 
             parts.append(jnp.zeros(g.n, bool))
     spiked = (jnp.concatenate(parts) if parts else jnp.zeros(0, bool)) & when
     plastic = _plastic.append_post(params.plastic, state.plastic, spiked, k, params.dt,
-                                   layout.plastic)
+                                   layout.plastic, in_place=layout.region_analysis)
     return state._replace(plastic=plastic)
 
 
