@@ -260,6 +260,16 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows):
     )[1]
 
 
+def _with_synapses(counts, row_ptr, n_pre):
+    """``counts`` (any number of rows of ``n_pre``, flat) without the spikes of the cells
+    whose CSR row (``row_ptr``) is empty: a spiking population with no synapses in this
+    table (e.g. the cells of a network whose plastic synapses come from its inputs) would
+    otherwise fill the delivery's batches with spikes that carry nothing. Used for the
+    plastic synapses (W5: 1.45 -> 1.17 s); in static delivery it made W1 20 % slower."""
+    has = row_ptr[1 : n_pre + 1] > row_ptr[:n_pre]
+    return jnp.where(has, counts.reshape(-1, n_pre), 0).reshape(counts.shape)
+
+
 _WORD = 32
 
 
@@ -307,7 +317,12 @@ def spiking_batches(counts, row_ptr, max_fanout, fn, carry):
     batch of plastic synapses costs far more than the loop's test (W5, STDP: 5 % faster;
     the dropped postsynaptic history entries of :func:`_plastic.drop_oldest` are rare).
     """
-    K = max(1, min(8, 4096 // max(max_fanout, 1)))
+    # K: a batch's work per lane (gathers, the history's bisection, the potentiation
+    # loop) dwarfs its fixed cost, so the batch is kept small. Measured on W5 (about one
+    # presynaptic spike per step): 0.65 s with K = 2 against 1.16 s with K = 8, and also
+    # better with 100 and 4000 cells (fan-outs 10 and 400).
+    K = max(1, min(2, 4096 // max(max_fanout, 1)))
+    counts = _with_synapses(counts, row_ptr, counts.shape[0])
     bits = _SpikeBits(counts)
     lane = jnp.arange(max_fanout, dtype=jnp.int32)
 
