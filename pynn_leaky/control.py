@@ -5,7 +5,6 @@ import os
 
 import jax
 import numpy as np
-from jax._src import xla_bridge
 from pyNN import common, errors
 
 from . import _warnings, simulator
@@ -101,23 +100,25 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         raise errors.InvalidParameterValueError(
             f"chunk_steps = {chunk_steps!r} is not allowed: it must be an integer >= 1"
         )
-    _threads(extra_params.get("threads"))
-    devices = _devices(devices)
     precision_of_spikes = extra_params.get("spike_precision", "on_grid")
     if precision_of_spikes not in ("on_grid", "off_grid"):
         raise errors.InvalidParameterValueError(
             f"spike_precision = {precision_of_spikes!r} is not allowed: use 'on_grid' or "
             "'off_grid'")
-    if precision_of_spikes == "off_grid":
-        _warnings.warn(
-            "spike_precision='off_grid': pynn_leaky has no precise-spike-time neuron models; "
-            "neurons stay on the time grid, and SpikeSourceArrays record the exact times "
-            "they were given (their spikes act at the end of the step they fall in)")
     history = extra_params.get("stdp_history", 64)
     if not (isinstance(history, int) and not isinstance(history, bool) and history >= 1):
         raise errors.InvalidParameterValueError(
             f"stdp_history = {history!r} is not allowed: it must be an integer >= 1"
         )
+    # Starting JAX cannot be undone: the threads come after the checks that need no JAX,
+    # before anything that starts it (devices, partition).
+    _threads(extra_params.get("threads"))
+    devices = _devices(devices)
+    if precision_of_spikes == "off_grid":
+        _warnings.warn(
+            "spike_precision='off_grid': pynn_leaky has no precise-spike-time neuron models; "
+            "neurons stay on the time grid, and SpikeSourceArrays record the exact times "
+            "they were given (their spikes act at the end of the step they fall in)")
     processes, rank = _partition(extra_params)
     if rng_seed is None:
         rng_seed = extra_params.get("seed", 0)
@@ -184,7 +185,8 @@ def _threads(threads):
         raise errors.InvalidParameterValueError(
             f"threads = {threads!r} is not allowed: it must be an integer >= 1")
     threads = int(threads)
-    if not xla_bridge.backends_are_initialized():
+    started = _jax_started()
+    if started is False or (started is None and _started_threads[0] is None):
         before = os.environ.get("NPROC")
         os.environ["NPROC"] = str(threads)
         try:
@@ -194,15 +196,39 @@ def _threads(threads):
                 del os.environ["NPROC"]
             else:
                 os.environ["NPROC"] = before
-        _started_threads[0] = threads
-    elif _started_threads[0] != threads:
-        started = _started_threads[0]
+        if started is False:
+            _started_threads[0] = threads
+        return
+    running = _started_threads[0] or _default_threads()
+    if started and running != threads:
         _warnings.warn(
             f"threads = {threads} has no effect: JAX's CPU runtime was already started in "
-            "this process ("
-            + (f"by setup(threads={started})" if started else "with its default threads")
-            + "); it can only be chosen before JAX runs anything, e.g. in the first "
+            f"this process with {running} thread(s)"
+            + (f" (setup(threads={running}))" if _started_threads[0] else "")
+            + "; it can only be chosen before JAX runs anything, e.g. in the first "
             f"setup() of the script or with NPROC={threads} in the environment")
+
+
+def _jax_started():
+    """Whether JAX has started its backends (None if this JAX does not say)."""
+    try:
+        from jax._src import xla_bridge  # no public API tells
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):
+        return None
+
+
+def _default_threads():
+    """The worker threads XLA gives its CPU client when pynn_leaky did not choose them:
+    ``NPROC`` if set, else the cores this process may run on."""
+    try:
+        return int(os.environ["NPROC"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _devices(devices):

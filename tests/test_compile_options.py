@@ -87,10 +87,11 @@ def test_the_region_analysis_setting_applies_on_any_platform(monkeypatch):
         sim.run(1.0)
         assert _layout().region_analysis == expected
         sim.end()
-        _plastic(sim.IF_cond_exp)  # plastic synapses onto an adaptive model
-        sim.run(1.0)
-        assert _layout().region_analysis == expected
-        sim.end()
+        for celltype in (sim.IF_curr_exp, sim.IF_cond_exp):  # plastic (on by default),
+            _plastic(celltype)                               # and onto an adaptive model
+            sim.run(1.0)
+            assert _layout().region_analysis == expected
+            sim.end()
 
 
 @pytest.mark.parametrize("value", ["yes", "2"])
@@ -175,7 +176,8 @@ def test_a_jaxlib_without_the_option_compiles_without_it(_unknown_option, monkey
 def _stdp_networks(forced, monkeypatch):
     """Two networks with pair STDP, region analysis forced on or off: one pre/post pair
     whose weight the rule gives (as in test_plasticity), and Poisson sources onto
-    IF_curr_exp cells with a history short enough that entries are dropped and applied."""
+    IF_curr_exp cells whose history (stdp_history=1: the delay ring's 11 steps) is short
+    enough that entries are dropped and applied."""
     from pynn_leaky import _build
 
     monkeypatch.setattr(_build, "_region_analysis", lambda groups: forced)
@@ -202,9 +204,10 @@ def _stdp_networks(forced, monkeypatch):
     big = sim.Projection(src, cells, sim.FixedProbabilityConnector(0.5, rng=sim.NumpyRNG(2)),
                          stdp)
     cells.record("spikes")
-    sim.run(400.0)
+    sim.run(600.0)
     out += [np.asarray(big.get("weight", format="array")),
-            [np.asarray(s) for s in cells.get_data().segments[0].spiketrains]]
+            [np.asarray(s) for s in cells.get_data().segments[0].spiketrains],
+            _layout().plastic.history]
     sim.end()
     return out
 
@@ -218,6 +221,7 @@ def test_plastic_weights_are_the_same_under_region_analysis(monkeypatch):
     on, off = _stdp_networks(True, monkeypatch), _stdp_networks(False, monkeypatch)
     assert abs(off[0][0, 0] - 0.5) > 1e-3  # the pair learnt (its value: test_plasticity)
     assert sum(s.size for s in off[2]) > 50
+    assert sum(s.size > off[3] for s in off[2]) >= 5  # cells whose history spilled
     assert np.nanstd(off[1]) > 1e-3  # the weights learnt, differently
     for a, b in zip(jax.tree.leaves(on), jax.tree.leaves(off)):
         np.testing.assert_array_equal(a, b)

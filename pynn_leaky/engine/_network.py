@@ -148,6 +148,7 @@ class Layout(NamedTuple):
     # Compile with XLA's region analysis in copy insertion: XLA then updates the cell
     # states in place instead of copying every state array in every step (CPU: W3 at
     # 10^5 cells 39 % faster, W1 20 %). Needs a jaxlib that knows the option (else plain).
+    # It also selects how the STDP history is written (_plastic.append_post, in_place).
     region_analysis: bool = False
 
     @property
@@ -438,7 +439,7 @@ def _append_post(layout: Layout, params: Params, state: State, k, when=True) -> 
             parts.append(jnp.zeros(g.n, bool))
     spiked = (jnp.concatenate(parts) if parts else jnp.zeros(0, bool)) & when
     plastic = _plastic.append_post(params.plastic, state.plastic, spiked, k, params.dt,
-                                   layout.plastic, in_place=layout.region_analysis)
+                                   layout.plastic, in_place=_region_analysis_applies(layout))
     return state._replace(plastic=plastic)
 
 
@@ -578,6 +579,14 @@ def _jit(fun, region_analysis: bool, **kw):
     the default backend has the option (``compiler_options`` is passed only then)."""
     name = _REGION_ANALYSIS.get(jax.default_backend()) if region_analysis else None
     return jax.jit(fun, **kw, **({"compiler_options": {name: True}} if name else {}))
+
+
+def _region_analysis_applies(layout: Layout) -> bool:
+    """Whether the program being traced is compiled with region analysis: asked for by
+    ``layout``, known to this backend and not refused by this jaxlib (the fallback of
+    :func:`_compiled` traces the program again after a refusal)."""
+    return (layout.region_analysis and _options_known[0]
+            and jax.default_backend() in _REGION_ANALYSIS)
 
 
 def _compiled(jit, layout: Layout, *args):

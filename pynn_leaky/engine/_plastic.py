@@ -143,9 +143,11 @@ def _normalised(t, st, syn):
 def _potentiate(t, kplus, last, syn, norm, s, apply, dt):
     """Potentiation of the synapses ``syn`` by a postsynaptic spike at step ``s``, seen at
     s + d, with the presynaptic trace ``kplus`` decayed from the last presynaptic spike
-    at step ``last`` (both gathered by the caller: read inside the potentiation loop from
-    the per-synapse arrays, which the delivery then updates in place, XLA's region
-    analysis returned the updated values, see tests/test_compile_options.py)."""
+    at step ``last``.
+
+    The caller gathers ``kplus`` and ``last``. Read inside the potentiation loop from
+    the per-synapse arrays, which the delivery then updates in place, they came out
+    already updated with XLA's region analysis (tests/test_compile_options.py)."""
     kp = kplus * jnp.exp((last - (s + t.delay[syn])) * dt / t.tau_plus[syn])
     up = norm + t.A_plus[syn] * jnp.power(jnp.maximum(1.0 - norm, 0.0), t.mu_plus[syn]) * kp
     return jnp.where(apply, jnp.minimum(up, 1.0), norm)
@@ -323,19 +325,30 @@ def append_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,
     H = layout.history
     cells = jnp.arange(layout.n_cells)
     n = state.n_post
+    slot, prev = n % H, (n - 1) % H
+
+    def trace_after(prev_s):  # the trace just after a spike at k1
+        prev_k = jnp.where(n > 0, state.hist_k[cells, prev], 0.0)
+        return prev_k * jnp.exp((prev_s - k1) * dt / table.tau_minus) + 1.0
+
     if in_place:
-        # Flat views; the entries of cells that did not spike get an index past the end
-        # (dropped), so the write reads nothing of the old arrays.
-        steps, traces = state.hist_step.reshape(-1), state.hist_k.reshape(-1)
-        prev = cells * H + (n - 1) % H
-        prev_k = jnp.where(n > 0, traces[prev], 0.0)
-        k_new = prev_k * jnp.exp((steps[prev] - k1) * dt / table.tau_minus) + 1.0
-        at = jnp.where(spiked, cells * H + n % H, steps.shape[0])
-        steps = steps.at[at].set(jnp.full(at.shape, k1, steps.dtype), mode="drop")
-        traces = traces.at[at].set(k_new, mode="drop")
-        return state._replace(hist_step=steps.reshape(state.hist_step.shape),
-                              hist_k=traces.reshape(state.hist_k.shape),
-                              n_post=n + spiked.astype(jnp.int32))
+        # Both reads come first; the cells that did not spike write past the end
+        # (dropped), so the writes read nothing of the old arrays.
+        k_new = trace_after(state.hist_step[cells, prev])
+        row = jnp.where(spiked, cells, layout.n_cells)
+        hist_step = state.hist_step.at[row, slot].set(k1, mode="drop")
+        hist_k = state.hist_k.at[row, slot].set(k_new, mode="drop")
+    else:
+        hist_step = state.hist_step.at[cells, slot].set(
+            jnp.where(spiked, k1, state.hist_step[cells, slot]))
+        # The previous entry is read after the write when it is another slot (H > 1):
+        # every read of the old array then precedes the write, which XLA does in place
+        # (reading the old array for hist_k below made it copy the history every step).
+        k_new = trace_after((hist_step if H > 1 else state.hist_step)[cells, prev])
+        hist_k = state.hist_k.at[cells, slot].set(
+            jnp.where(spiked, k_new, state.hist_k[cells, slot]))
+    return state._replace(hist_step=hist_step, hist_k=hist_k,
+                          n_post=n + spiked.astype(jnp.int32))
     slot = n % H
     prev = (n - 1) % H
     hist_step = state.hist_step.at[cells, slot].set(

@@ -260,14 +260,13 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows):
     )[1]
 
 
-def _with_synapses(counts, row_ptr, n_pre):
-    """``counts`` (any number of rows of ``n_pre``, flat) without the spikes of the cells
-    whose CSR row (``row_ptr``) is empty: a spiking population with no synapses in this
-    table (e.g. the cells of a network whose plastic synapses come from its inputs) would
-    otherwise fill the delivery's batches with spikes that carry nothing. Used for the
-    plastic synapses (W5: 1.45 -> 1.17 s); in static delivery it made W1 20 % slower."""
-    has = row_ptr[1 : n_pre + 1] > row_ptr[:n_pre]
-    return jnp.where(has, counts.reshape(-1, n_pre), 0).reshape(counts.shape)
+def _with_synapses(counts, row_ptr):
+    """``counts`` (n_pre,) without the spikes of the cells whose CSR row (``row_ptr``) is
+    empty: a spiking population with no synapses in this table (e.g. the cells of a
+    network whose plastic synapses come from its inputs) would otherwise fill the
+    delivery's batches with spikes that carry nothing. Used for the plastic synapses
+    (W5: 1.45 -> 1.17 s); in static delivery it made W1 20 % slower."""
+    return jnp.where(row_ptr[1:] > row_ptr[:-1], counts, 0)
 
 
 _WORD = 32
@@ -318,11 +317,12 @@ def spiking_batches(counts, row_ptr, max_fanout, fn, carry):
     the dropped postsynaptic history entries of :func:`_plastic.drop_oldest` are rare).
     """
     # K: a batch's work per lane (gathers, the history's bisection, the potentiation
-    # loop) dwarfs its fixed cost, so the batch is kept small. Measured on W5 (about one
-    # presynaptic spike per step): 0.65 s with K = 2 against 1.16 s with K = 8, and also
-    # better with 100 and 4000 cells (fan-outs 10 and 400).
+    # loop) outweighs its fixed cost, so the batch is kept small. Measured on W5 (about
+    # one presynaptic spike per step), run2 in s for K = 1 / 2 / 3 / 4 / 8: 0.65 / 0.65 /
+    # 0.76 / 0.83 / 1.16; with 100 cells (fan-out 10) 0.185 / 0.167 / 0.176 / - / 0.283;
+    # with 4000 cells (fan-out 400, 300 ms) 0.68 / 0.60 / 0.65 / 0.74 / 0.86.
     K = max(1, min(2, 4096 // max(max_fanout, 1)))
-    counts = _with_synapses(counts, row_ptr, counts.shape[0])
+    counts = _with_synapses(counts, row_ptr)
     bits = _SpikeBits(counts)
     lane = jnp.arange(max_fanout, dtype=jnp.int32)
 
