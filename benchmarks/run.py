@@ -30,14 +30,14 @@ SIZES = {
     "W1": [2_000, 10_000], "W2": [1_000, 4_000], "W2c": [1_000, 4_000],
     "W3": [1_000, 10_000, 100_000, 1_000_000],
     "W4": [100_000, 1_000_000, 10_000_000], "W4n": [100_000, 1_000_000, 10_000_000],
-    "W5": [1_000],
+    "W5": [1_000], "W6": [4_000],
 }
 QUICK = {"W1": [2_000], "W2": [1_000], "W2c": [1_000], "W3": [1_000, 10_000],
-         "W4": [100_000], "W4n": [100_000], "W5": [1_000]}
+         "W4": [100_000], "W4n": [100_000], "W5": [1_000], "W6": [4_000]}
 MODULE = {"nest": "nest", "brian2": "brian2", "brainpy": "brainpy", "brainpy64": "brainpy",
           "brainpy1d": "brainpy"}
 PEERS = ("brian2", "brainpy", "brainpy64", "brainpy1d")  # run with --peer-python
-ALL = {"W1", "W2", "W2c", "W3", "W4", "W4n", "W5"}
+ALL = {"W1", "W2", "W2c", "W3", "W4", "W4n", "W5", "W6"}
 SUPPORTS = {"brian2": {"W1", "W2", "W2c", "W3"}, "brainpy": {"W1", "W2", "W3"},
             "brainpy64": {"W1", "W2", "W3"}, "brainpy1d": {"W1"}}
 PEER_VENV = HERE / ".peers-venv" / "bin" / "python"

@@ -7,7 +7,8 @@ W2 (Vogels-Abbott CUBA network, 4000 IF_curr_exp cells, p = 0.02, Brette et al. 
 W2c (the same with COBA: IF_cond_exp, PyNN's VAbenchmarks.py COBA parameters),
 W3 (LeakyIntegrator populations of N cells with fan-in 100 from Poisson sources),
 W4 (building N synapses with FixedProbability and FixedNumberPre and random delays),
-W5 (STDP: 1000 Poisson sources at 10 Hz -> 1000 IF_curr_exp, p = 0.1, additive pair STDP).
+W5 (STDP: 1000 Poisson sources at 10 Hz -> 1000 IF_curr_exp, p = 0.1, additive pair STDP),
+W6 (spiking readout: 1000 Poisson sources -> N IF_curr_exp that project nowhere).
 BACKEND: pynn_leaky, pynn_leaky32 (float32), pynn_leaky1t (setup(threads=1)), nest, brian2.
 Prints one JSON line with the timings (s), peak RSS (MiB) and a few counts.
 On peers the LeakyIntegrator is IF_curr_exp with cm = tau/R and an unreachable threshold.
@@ -153,8 +154,21 @@ def w5(sim, backend, size, t_stop):
     return cells, {"spiking": (cells,), "plastic": prj}
 
 
+def w6(sim, backend, size, t_stop):
+    """Spiking readout: 1000 Poisson sources (20 Hz) -> N IF_curr_exp cells (i_offset
+    0.9 nA, about 43 Hz) that project nowhere, FixedProbability(0.05), spikes recorded."""
+    n = size or 4000
+    _setup(sim, backend, min_delay=1.0, max_delay=1.0)
+    src = sim.Population(1000, sim.SpikeSourcePoisson(rate=20.0))
+    out = sim.Population(n, sim.IF_curr_exp(i_offset=0.9, tau_refrac=2.0))
+    sim.Projection(src, out, sim.FixedProbabilityConnector(0.05, rng=sim.NumpyRNG(seed=3)),
+                   sim.StaticSynapse(weight=0.05, delay=1.0))
+    out.record("spikes")
+    return out, {"spiking": (out,)}
+
+
 WORKLOADS = {"W1": w1, "W2": w2, "W2c": lambda *a: w2(*a, coba=True), "W3": w3, "W4": w4,
-             "W4n": lambda *a: w4(*a, connector="FixedNumberPre"), "W5": w5}
+             "W4n": lambda *a: w4(*a, connector="FixedNumberPre"), "W5": w5, "W6": w6}
 
 
 def main():

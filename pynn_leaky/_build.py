@@ -212,6 +212,7 @@ class Network:
             steps_per_sync=_steps_per_sync(),
             interval=_delivery_interval(self.syn_layout, self.plastic_layout),
             region_analysis=_region_analysis(self.groups),
+            skip_empty_rows=self.syn_empty_rows,
             spikes_all=self.rec_index["spikes"] == list(range(self.n_spiking)),
             plastic=self.plastic_layout,
         )
@@ -406,8 +407,8 @@ class Network:
         )
         old = state.network
         if old is not None and getattr(old, "_syn_key", None) == self._syn_key:
-            for name in ("syn_layout", "syn_table", "syn_order", "plastic_layout",
-                         "plastic_table", "plastic_slices", "plastic_pos"):
+            for name in ("syn_layout", "syn_table", "syn_order", "syn_empty_rows",
+                         "plastic_layout", "plastic_table", "plastic_slices", "plastic_pos"):
                 setattr(self, name, getattr(old, name))
             return
         static = [p for p in state.projections if len(p) and not p._plastic]
@@ -423,6 +424,8 @@ class Network:
         self.syn_order = order
         counts = np.bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
+        # event delivery leaves out the spikes of cells without synapses, if there are any
+        self.syn_empty_rows = bool(pre.size) and bool((counts == 0).any())
         max_delay = max([int(delay.max(initial=1))]
                         + [int(self._steps[id(p)].max(initial=1)) for p in plastic])
         ring = max(max_delay, 1) + 1

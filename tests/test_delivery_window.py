@@ -6,6 +6,7 @@ delay: it adds nothing to any input (x + 0.0 == x) but brings the minimum delay,
 it the delivery interval, down to one step.
 """
 
+import jax
 import numpy as np
 import pytest
 
@@ -158,3 +159,64 @@ def test_loop_checked_every_few_steps_gives_the_same_run(monkeypatch):
     (v_a, s_a), (v_b, s_b) = results
     np.testing.assert_array_equal(v_a, v_b)
     assert all(np.array_equal(a, b) for a, b in zip(s_a, s_b))
+
+
+def _readout():
+    """Poisson sources onto spiking cells with no outgoing synapses (empty CSR rows),
+    and onto leaky integrators; spikes and v recorded, 150 ms in two runs."""
+    sim.setup(timestep=0.1, rng_seed=2, progress=False)
+    src = sim.Population(50, sim.SpikeSourcePoisson(rate=300.0))
+    mid = sim.Population(30, sim.IF_curr_exp(i_offset=0.5, tau_refrac=1.0))
+    leaky = sim.Population(5, sim.LeakyIntegrator(R=20.0, tau=15.0))
+    rng = sim.NumpyRNG(4)
+    sim.Projection(src, mid, sim.FixedProbabilityConnector(0.3, rng=rng),
+                   sim.StaticSynapse(weight=0.2, delay=0.7))
+    sim.Projection(src, leaky, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01,
+                                                                           delay=1.3))
+    out = sim.Population(20, sim.IF_curr_exp(i_offset=1.2, tau_refrac=1.0))  # unconnected
+    out.record("spikes")
+    mid.record("spikes")
+    leaky.record("v")
+    sim.run(70.0)
+    sim.run(80.0)
+    return mid, leaky
+
+
+@pytest.mark.parametrize("interval", ["1", "5"])
+def test_spikes_of_cells_without_synapses_are_left_out_and_change_nothing(
+        monkeypatch, interval):
+    from pynn_leaky.engine import _synapses
+
+    monkeypatch.setenv("PYNN_LEAKY_DELIVERY_INTERVAL", interval)
+    sim.setup(timestep=0.1)  # every spiking index has synapses: no mask
+    src = sim.Population(5, sim.SpikeSourcePoisson(rate=100.0))
+    sim.Projection(src, sim.Population(3, sim.LeakyIntegrator()), sim.AllToAllConnector(),
+                   sim.StaticSynapse(weight=0.1, delay=1.0))
+    sim.run(1.0)
+    assert not sim.simulator.state.network.layout.skip_empty_rows
+    sim.end()
+    runs, mask = [], _synapses._with_synapses
+    for skip in (True, False):
+        jax.clear_caches()  # trace again with or without the mask
+        _synapses._event_delivery.cache_clear()
+        traced = []
+        monkeypatch.setattr(_synapses, "_with_synapses",
+                            lambda counts, row_ptr, skip=skip, traced=traced: (
+                                traced.append(skip) or (mask(counts, row_ptr) if skip
+                                                        else counts)))
+        mid, leaky = _readout()
+        assert traced  # the delivery went through it
+        layout = sim.simulator.state.network.layout
+        assert layout.skip_empty_rows and layout.interval == int(interval)
+        seg = mid.get_data().segments[0]
+        runs.append(([np.asarray(s) for s in seg.spiketrains],
+                     np.asarray(leaky.get_data().segments[0].analogsignals[0])))
+        sim.end()
+    monkeypatch.undo()
+    jax.clear_caches()
+    _synapses._event_delivery.cache_clear()
+    (spikes_a, v_a), (spikes_b, v_b) = runs
+    assert sum(s.size for s in spikes_a) > 100
+    for a, b in zip(spikes_a, spikes_b):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(v_a, v_b)

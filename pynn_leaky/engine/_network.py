@@ -150,6 +150,9 @@ class Layout(NamedTuple):
     # 10^5 cells 39 % faster, W1 20 %). Needs a jaxlib that knows the option (else plain).
     # It also selects how the STDP history is written (_plastic.append_post, in_place).
     region_analysis: bool = False
+    # Some spiking index has no static synapses (e.g. a spiking output layer): the
+    # delivery then leaves its spikes out before batching them (_synapses.deliver).
+    skip_empty_rows: bool = False
 
     @property
     def n_cells(self):
@@ -330,7 +333,8 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     # read the input arriving at k + 1: this order keeps the ring buffer update in place.
     ring = _synapses.clear_slot(state.ring, k, syn)
     if window is None:
-        ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn, pre)
+        ring = _synapses.deliver(params.synapses, ring, state.pending, k, syn, pre,
+                                 layout.skip_empty_rows)
     else:
         # The spikes of step k join the window here, just before the conditional reads it
         # (written after it, XLA copied the window twice per step). Rows are not cleared
@@ -339,7 +343,8 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
         window = lax.dynamic_update_index_in_dim(window, state.pending, k % D, 0)
         ring = lax.cond(
             k % D == D - 1,
-            lambda r: _synapses.deliver(params.synapses, r, window, k - (D - 1), syn, pre),
+            lambda r: _synapses.deliver(params.synapses, r, window, k - (D - 1), syn, pre,
+                                        layout.skip_empty_rows),
             lambda r: r, ring)
     plastic = state.plastic
     if layout.plastic is not None:
@@ -421,7 +426,7 @@ def _flush_window(layout: Layout, params: Params, prepared, state: State, window
     before_k = jnp.arange(D)[:, None] < k % D  # later rows: step k, or delivered already
     window = jnp.where(before_k, window, 0)
     ring = _synapses.deliver(params.synapses, state.ring, window, k - k % D,
-                             layout.synapses, prepared[2])
+                             layout.synapses, prepared[2], layout.skip_empty_rows)
     return state._replace(ring=ring)
 
 
