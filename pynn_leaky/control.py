@@ -17,6 +17,19 @@ MISSPELLED = {"dt": "timestep", "time_step": "timestep", "mindelay": "min_delay"
 ignored with the options of other backends."""
 
 
+def _is_int(value):
+    """An integer (Python or NumPy), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _count(name, value):
+    """``value`` as an int >= 1, or InvalidParameterValueError naming ``name``."""
+    if not (_is_int(value) and value >= 1):
+        raise errors.InvalidParameterValueError(
+            f"{name} = {value!r} is not allowed: it must be an integer >= 1")
+    return int(value)
+
+
 def _positive(name, value):
     try:
         ok = math.isfinite(value) and value > 0
@@ -96,20 +109,13 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         raise errors.InvalidParameterValueError(
             f"precision = {precision!r} is not allowed: precision must be one of {PRECISIONS}"
         )
-    if not (isinstance(chunk_steps, int) and chunk_steps >= 1):
-        raise errors.InvalidParameterValueError(
-            f"chunk_steps = {chunk_steps!r} is not allowed: it must be an integer >= 1"
-        )
+    chunk_steps = _count("chunk_steps", chunk_steps)
     precision_of_spikes = extra_params.get("spike_precision", "on_grid")
     if precision_of_spikes not in ("on_grid", "off_grid"):
         raise errors.InvalidParameterValueError(
             f"spike_precision = {precision_of_spikes!r} is not allowed: use 'on_grid' or "
             "'off_grid'")
-    history = extra_params.get("stdp_history", 64)
-    if not (isinstance(history, int) and not isinstance(history, bool) and history >= 1):
-        raise errors.InvalidParameterValueError(
-            f"stdp_history = {history!r} is not allowed: it must be an integer >= 1"
-        )
+    history = _count("stdp_history", extra_params.get("stdp_history", 64))
     # Starting JAX cannot be undone: the threads come after the checks that need no JAX,
     # before anything that starts it (devices, partition).
     _threads(extra_params.get("threads"))
@@ -151,13 +157,8 @@ def _partition(extra_params):
         return None, None
     processes = 1 if processes is None else processes
     rank = 0 if rank is None else rank
-    if not (isinstance(processes, (int, np.integer)) and not isinstance(processes, bool)
-            and processes >= 1):
-        raise errors.InvalidParameterValueError(
-            f"num_processes = {processes!r} is not allowed: it must be an integer >= 1"
-        )
-    if not (isinstance(rank, (int, np.integer)) and not isinstance(rank, bool)
-            and 0 <= rank < processes):
+    processes = _count("num_processes", processes)
+    if not (_is_int(rank) and 0 <= rank < processes):
         raise errors.InvalidParameterValueError(
             f"rank = {rank!r} is not allowed: it must be an integer in 0..{processes - 1} "
             f"(num_processes = {processes})"
@@ -180,11 +181,7 @@ def _threads(threads):
     already started with another number."""
     if threads is None:
         return
-    if not (isinstance(threads, (int, np.integer)) and not isinstance(threads, bool)
-            and threads >= 1):
-        raise errors.InvalidParameterValueError(
-            f"threads = {threads!r} is not allowed: it must be an integer >= 1")
-    threads = int(threads)
+    threads = _count("threads", threads)
     started = _jax_started()
     if started is False or (started is None and _started_threads[0] is None):
         before = os.environ.get("NPROC")
@@ -235,7 +232,7 @@ def _devices(devices):
     if devices is None:
         return None
     available = jax.devices()
-    if isinstance(devices, int) and not isinstance(devices, bool):
+    if _is_int(devices):
         if not 1 <= devices <= len(available):
             raise errors.InvalidParameterValueError(
                 f"devices = {devices!r} is not allowed: JAX sees {len(available)} "

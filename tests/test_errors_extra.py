@@ -159,6 +159,8 @@ def test_bad_poisson_parameter(name, value):
 @pytest.mark.parametrize("kwargs, named", [
     (dict(chunk_steps=0), "chunk_steps"),
     (dict(chunk_steps=1.5), "chunk_steps"),
+    (dict(chunk_steps=True), "chunk_steps"),  # a bool is not a count
+    (dict(stdp_history=np.int64(0)), "stdp_history"),
     (dict(max_delay=-1.0), "max_delay"),
     (dict(min_delay=NAN), "min_delay"),
 ])

@@ -587,9 +587,10 @@ def _jit(fun, region_analysis: bool, **kw):
 
 
 def _region_analysis_applies(layout: Layout) -> bool:
-    """Whether the program being traced is compiled with region analysis: asked for by
-    ``layout``, known to this backend and not refused by this jaxlib (the fallback of
-    :func:`_compiled` traces the program again after a refusal)."""
+    """Whether the program being traced will be compiled with region analysis: asked for
+    by ``layout``, known to this backend and not refused (so far) by this jaxlib. The
+    program traced before a refusal keeps its trace in :func:`_compiled`'s fallback (JAX
+    reuses it), so it keeps the in-place forms: correct, only slower without the option."""
     return (layout.region_analysis and _options_known[0]
             and jax.default_backend() in _REGION_ANALYSIS)
 

@@ -349,16 +349,3 @@ def append_post(table: PlasticTable, state: PlasticState, spiked, k1, dt,
             jnp.where(spiked, k_new, state.hist_k[cells, slot]))
     return state._replace(hist_step=hist_step, hist_k=hist_k,
                           n_post=n + spiked.astype(jnp.int32))
-    slot = n % H
-    prev = (n - 1) % H
-    hist_step = state.hist_step.at[cells, slot].set(
-        jnp.where(spiked, k1, state.hist_step[cells, slot]))
-    # The previous entry is read after the write when it is another slot (H > 1): every
-    # read of the old array then precedes the write, which XLA does in place (reading
-    # the old array for hist_k below made it copy the history every step).
-    prev_s = (hist_step if H > 1 else state.hist_step)[cells, prev]
-    prev_k = jnp.where(n > 0, state.hist_k[cells, prev], 0.0)
-    k_new = prev_k * jnp.exp((prev_s - k1) * dt / table.tau_minus) + 1.0
-    hist_k = state.hist_k.at[cells, slot].set(jnp.where(spiked, k_new, state.hist_k[cells, slot]))
-    return state._replace(hist_step=hist_step, hist_k=hist_k,
-                          n_post=n + spiked.astype(jnp.int32))
