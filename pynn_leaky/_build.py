@@ -777,7 +777,8 @@ class Network:
             s = recorder.sampling_steps
             keep = (steps - recorder._first_step) % s == 0
             if keep.any():
-                values = getattr(outs, field)[:n, cols][keep]
+                values = getattr(outs, field)[:n, cols]
+                values = values if keep.all() else values[keep]
                 recorder._add_samples(name, ids, int(steps[keep][0]), np.asarray(values, float))
         for i, source in enumerate(self.source_order if sources else ()):
             if source.recording:

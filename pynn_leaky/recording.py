@@ -228,11 +228,15 @@ class Recorder(recording.Recorder):
         n = (last - first) // s + 1
         out = np.full((n, ids.size), np.nan)
         for block_ids, block_first, values in blocks:
+            row0 = (block_first - first) // s
+            rows = slice(row0, row0 + values.shape[0])
+            if np.array_equal(block_ids, ids):  # the common case: a plain copy
+                out[rows] = values
+                continue
             cols = np.searchsorted(block_ids, ids)
             cols = np.minimum(cols, block_ids.size - 1)
             found = block_ids[cols] == ids
-            row0 = (block_first - first) // s
-            out[row0 : row0 + values.shape[0], found] = values[:, cols[found]]
+            out[rows, found] = values[:, cols[found]]
         return out, None
 
     def _local_count(self, variable, filter_ids=None):

@@ -220,3 +220,50 @@ def test_spikes_of_cells_without_synapses_are_left_out_and_change_nothing(
     for a, b in zip(spikes_a, spikes_b):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(v_a, v_b)
+
+
+@pytest.mark.parametrize("n", [100, 5000])  # 4 and 157 words: both ways of finding them
+def test_the_jth_spiking_cell_is_found_in_index_order(n):
+    from pynn_leaky.engine import _synapses
+
+    rng = np.random.default_rng(n)
+    counts = (rng.random(n) < 0.05) * rng.integers(1, 4, n)
+    bits = _synapses._SpikeBits(jax.numpy.asarray(counts, jax.numpy.int32))
+    expected = np.flatnonzero(counts)
+    assert int(bits.total) == expected.size
+    found = jax.jit(bits.select)(jax.numpy.arange(expected.size, dtype=jax.numpy.int32))
+    assert (np.asarray(found) == expected).all()
+    assert (n // 32 > _synapses._COMPARE_ALL) == (n == 5000)
+
+
+def test_row_writes_and_slot_operations_under_vmap_equal_each_trial_alone():
+    from pynn_leaky.engine import _network, _synapses
+
+    jnp = jax.numpy
+    rng = np.random.default_rng(1)
+    buf = jnp.asarray(rng.random((3, 6, 4)))  # 3 trials of a (6, 4) buffer
+    row = jnp.asarray(rng.random((3, 4)))
+    ring = jnp.asarray(rng.random((3, 12)))  # 3 trials of a ring of 4 slots of 3 values
+    read, clear = _synapses._slot_ops(3, "event")
+    for i in (jnp.int32(2), jnp.asarray([0, 5, 2], jnp.int32)):  # shared, per trial
+        each = np.broadcast_to(np.asarray(i), (3,))
+        got = jax.jit(jax.vmap(_network.put_row, in_axes=(0, 0, 0 if i.ndim else None)))(
+            buf, row, i)
+        want = [np.asarray(buf[b]).copy() for b in range(3)]
+        for b in range(3):
+            want[b][each[b]] = row[b]
+        assert np.array_equal(np.asarray(got), np.stack(want))
+        start = 3 * (i % 4)
+        axes = (0, 0 if i.ndim else None)
+        got_read = jax.jit(jax.vmap(read, in_axes=axes))(ring, start)
+        got_clear = jax.jit(jax.vmap(clear, in_axes=axes))(ring, start)
+        for b in range(3):
+            s = 3 * (each[b] % 4)
+            assert np.array_equal(np.asarray(got_read[b]), np.asarray(ring[b, s:s + 3]))
+            cleared = np.asarray(ring[b]).copy()
+            cleared[s:s + 3] = 0
+            assert np.array_equal(np.asarray(got_clear[b]), cleared)
+        # unbatched buffer, batched row: the buffer is broadcast to every trial
+        got = jax.jit(jax.vmap(_network.put_row, in_axes=(None, 0, None)))(buf[0], row, 1)
+        assert np.array_equal(np.asarray(got[:, 1]), np.asarray(row))
+        assert np.array_equal(np.asarray(got[:, 0]), np.broadcast_to(buf[0, 0], (3, 4)))

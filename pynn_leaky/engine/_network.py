@@ -340,7 +340,7 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
         # (written after it, XLA copied the window twice per step). Rows are not cleared
         # after a delivery: each is overwritten before the next one.
         D = window.shape[0]
-        window = lax.dynamic_update_index_in_dim(window, state.pending, k % D, 0)
+        window = put_row(window, state.pending, k % D)
         ring = lax.cond(
             k % D == D - 1,
             lambda r: _synapses.deliver(params.synapses, r, window, k - (D - 1), syn, pre,
@@ -399,6 +399,18 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     new_state = State(groups=tuple(new_groups), ring=ring, pending=counts,
                       first_bad=state.first_bad, source_phase=source_phase, plastic=plastic)
     return new_state, values, window
+
+
+def _put_row(buffer, row, i):
+    return lax.dynamic_update_index_in_dim(buffer, row, i, 0)
+
+
+put_row = _synapses.shared_index(_put_row, lambda buffer, row, i: lax.dynamic_update_slice(
+    buffer, row[:, None], (jnp.int32(0), i) + (jnp.int32(0),) * (row.ndim - 1)))
+"""``buffer`` (n, ...) with row ``i`` replaced by ``row``; under ``jax.vmap`` over trials
+sharing the step ``i``, one plain slice update of the (trials, n, ...) buffer (see
+:func:`_synapses.shared_index`: the generic rule cost 10 scalar kernels per step, which
+16 batched trials of 200 cells felt; event-mode loop only, not differentiable)."""
 
 
 def _start_window(layout: Layout, state: State):
@@ -539,7 +551,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
 
     def put(rows, st, j, bad):
         new = record(params.recording, st)
-        rows = {f: lax.dynamic_update_index_in_dim(rows[f], new[f], j, 0) for f in rows}
+        rows = {f: put_row(rows[f], new[f], j) for f in rows}
         return rows, _bad_cells(bad, st, k0 + j)
 
     def step(carry):
@@ -551,7 +563,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
         st = _append_post(layout, params, st, k0 + j, j > 0)
         st, values, window = _step(layout, params, prepared, st, k0 + j, draws[j],
                                    post=False, window=window)
-        cur = lax.dynamic_update_index_in_dim(cur, values, j, 0)
+        cur = put_row(cur, values, j)
         return j + 1, st, rows, cur, bad, window
 
     # The finite check keeps, per cell, the first step with a non-finite v (elementwise,
