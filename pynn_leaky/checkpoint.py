@@ -33,11 +33,17 @@ _ADDED = ("region_analysis", "skip_empty_rows")
 fingerprint, which then stays the one that earlier versions wrote (their files load)."""
 
 
-def _fingerprint(net):
+def _fingerprint(net, rows=None):
     # Execution settings (chunk length, delivery interval, loop blocking, compile options)
     # change how the same state is advanced, not the state: a checkpoint loads across them.
-    # The string is repr((layout, sizes, sizes)) as format-2 files hold it.
+    # The string is repr((layout, sizes, sizes)) as format-2 files hold it. ``rows``: the
+    # fingerprint the network would have with that many ring-buffer rows.
     layout = net.layout._replace(chunk=0, interval=1, steps_per_sync=1)
+    if rows is not None:
+        n_target = rows * net.n_cells
+        layout = layout._replace(synapses=layout.synapses._replace(n_target=n_target))
+        if layout.plastic is not None:
+            layout = layout._replace(plastic=layout.plastic._replace(n_target=n_target))
     fields = ", ".join(f"{k}={v!r}" for k, v in layout._asdict().items() if k not in _ADDED)
     sizes = [p.size for p in net.neurons], [p.size for p in net.spikers]
     return f"({type(layout).__name__}({fields}), {sizes[0]!r}, {sizes[1]!r})"
@@ -83,11 +89,19 @@ def load_state(filename):
         if not np.array_equal(saved[key], prj._weight):
             prj._set_values("weight", np.arange(len(prj)), saved[key])
     net = _network()
-    if str(saved["fingerprint"]) != _fingerprint(net):
-        raise ValueError(f"{filename}: the network differs from the one saved (sizes, models "
-                         "or delays): build the same network as when it was saved")
     template = jax.tree.structure(state.engine_state)
     leaves = [saved[f"state_{i}"] for i in range(template.num_leaves)]
+    fingerprint = str(saved["fingerprint"])
+    if fingerprint != _fingerprint(net):
+        # Files of networks without inhibitory projections written before such networks
+        # had a one-row ring buffer hold an inhibitory row, empty: it is dropped.
+        ring = len(jax.tree.leaves(state.engine_state.groups))  # State: groups, ring, ...
+        if (net.n_rows == 1 and fingerprint == _fingerprint(net, rows=2)
+                and not leaves[ring].reshape(-1, 2, net.n_cells)[:, 1].any()):
+            leaves[ring] = leaves[ring].reshape(-1, 2, net.n_cells)[:, 0].reshape(-1)
+        else:
+            raise ValueError(f"{filename}: the network differs from the one saved (sizes, "
+                             "models or delays): build the same network as when it was saved")
     restored = jax.tree.unflatten(template, leaves)
     state.engine_state = jax.tree.map(
         lambda new, old: jax.numpy.asarray(new, old.dtype), restored, state.engine_state

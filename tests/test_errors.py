@@ -215,12 +215,13 @@ def test_delay_limits_from_setup():
 
 
 def test_a_ring_buffer_too_large_for_int32_indices_is_refused_before_allocating():
-    # 10001 slots (1000 ms at 0.1 ms) x 2 receptors x 60 000 cells: 1.2e9 values (9.6 GB)
+    # 10001 slots (1000 ms at 0.1 ms) x 2 receptors x 60 000 cells: 1.2e9 values (9.6 GB);
+    # the inhibitory projection makes the second receptor row
     sim.setup(timestep=DT)
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
     cells = sim.Population(60_000, sim.LeakyIntegrator())
     sim.Projection(src, cells[:1], sim.AllToAllConnector(),
-                   sim.StaticSynapse(weight=1.0, delay=1000.0))
+                   sim.StaticSynapse(weight=-1.0, delay=1000.0), receptor_type="inhibitory")
     with raises_naming(errors.InvalidParameterValueError, "1200120000", "10001", "120000",
                        str(2**30)):
         sim.run(1.0)

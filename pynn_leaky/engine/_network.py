@@ -6,7 +6,9 @@ Index spaces
   one group per cell model and method, see MODELS);
 * spiking: array sources, Poisson sources, then the cells of spiking groups in group
   order; the presynaptic index of a synapse;
-* targets: ``receptor * n_cells + cell`` (receptor 0 excitatory, 1 inhibitory).
+* targets: ``receptor * n_cells + cell`` (receptor 0 excitatory, 1 inhibitory; a
+  network with receptor 0 alone, ``n_target == n_cells``, gives the cells of models with
+  two receptors no inhibitory input).
 
 One call of :func:`run_chunk` advances ``n_active <= chunk`` steps in one compiled
 ``lax.while_loop``, so runs of any length reuse one program.
@@ -367,6 +369,7 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     noise_key = jax.random.fold_in(jax.random.fold_in(key, _NOISE), k)
     new_groups, cell_spikes, start = [], [], 0
     rows = arrivals.reshape(-1, n_cells) if n_cells else None  # (receptor rows, n_cells)
+    no_inh = jnp.zeros((), arrivals.dtype)  # a network with receptor 0 alone
     for gi, (g, prop, s) in enumerate(zip(layout.groups, props, state.groups)):
         sl = slice(start, start + g.n)
         receptors = MODELS[g.model].receptors
@@ -375,7 +378,7 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
             s,
             i_inj[sl],
             rows[:receptors, sl] if receptors else rows[0, sl],
-            None if receptors else rows[1, sl],
+            None if receptors else rows[1, sl] if rows.shape[0] > 1 else no_inh,
             jax.random.fold_in(noise_key, gi),
             g.method,
             g.has_noise,
