@@ -123,3 +123,25 @@ def test_each_source_draws_from_its_own_stream():
     f32 = _sources.block_counts(key, jnp.asarray([3300.0, 20.0], jnp.float32),
                                 jnp.float32(DT), 1, 2000, jnp.int32)
     np.testing.assert_array_equal(np.asarray(f32), _counts([3300.0, 20.0], 1, 2000))
+
+
+def test_the_hash_is_jaxs_threefry():
+    """_sources._threefry, written out for speed, gives the words of JAX's own
+    threefry2x32 primitive, also for broadcast keys and counters."""
+    from jax.extend.random import threefry2x32_p
+
+    rng = np.random.default_rng(7)
+    words = [rng.integers(0, 2**32, (50, 40), dtype=np.uint64).astype(np.uint32)
+             for _ in range(4)]
+    words[0][0, :3] = [0, 2**32 - 1, 0x1BD11BDA]  # edge values of the key schedule
+    expected = threefry2x32_p.bind(*(jnp.asarray(w).ravel() for w in words))
+    got = jax.jit(_sources._threefry)(*words)
+    for e, g in zip(expected, got):
+        assert np.array_equal(np.asarray(g).ravel(), np.asarray(e))
+    k0, k1 = np.uint32(123), np.uint32(4567)  # one key, a row and a column of counters
+    got = jax.jit(_sources._threefry)(k0, k1, words[2][:, :1], words[3][:1, :])
+    full = [np.broadcast_to(x, (50, 40)) for x in (k0, k1, words[2][:, :1], words[3][:1, :])]
+    expected = threefry2x32_p.bind(*(jnp.asarray(np.ascontiguousarray(w)).ravel()
+                                     for w in full))
+    for e, g in zip(expected, got):
+        assert np.array_equal(np.asarray(g).ravel(), np.asarray(e))

@@ -38,7 +38,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.extend.random import threefry2x32_p
 
 
 class ScheduleTable(NamedTuple):
@@ -111,14 +110,30 @@ BLOCK = 256
 runs are cut into chunks)."""
 
 
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_PARITY = 0x1BD11BDA
+
+
 def _threefry(k0, k1, x0, x1):
-    """Threefry-2x32 (JAX's counter-based hash) of the counters (x0, x1) under the keys
-    (k0, k1), all broadcast together: two uint32 words per counter. One call hashes any
+    """Threefry-2x32, 20 rounds (Salmon et al. 2011, "Parallel random numbers: as easy as
+    1, 2, 3"; JAX's counter-based hash: the words of ``jax.extend.random.threefry2x32_p``,
+    see ``tests/test_poisson_blocks.py``) of the counters (x0, x1) under the keys (k0, k1),
+    all broadcast together. Written out as elementwise operations, XLA:CPU fuses the 20
+    rounds into one pass; the primitive's lowering is a loop over 5 groups of 4 rounds
+    whose carried arrays are copied at every turn (5 x slower on CPU). One call hashes any
     number of (key, counter) pairs; vmapping jax.random over per-source keys instead
     compiles several times slower."""
-    args = jnp.broadcast_arrays(*(jnp.asarray(a).astype(jnp.uint32) for a in (k0, k1, x0, x1)))
-    shape = args[0].shape  # hashed flat: a multi-dimensional hash compiles 3 x slower
-    return tuple(w.reshape(shape) for w in threefry2x32_p.bind(*(a.ravel() for a in args)))
+    k0, k1, x0, x1 = jnp.broadcast_arrays(
+        *(jnp.asarray(a).astype(jnp.uint32) for a in (k0, k1, x0, x1)))
+    keys = (k0, k1, k0 ^ k1 ^ jnp.uint32(_PARITY))
+    x0, x1 = x0 + keys[0], x1 + keys[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = ((x1 << jnp.uint32(r)) | (x1 >> jnp.uint32(32 - r))) ^ x0
+        x0 = x0 + keys[(i + 1) % 3]
+        x1 = x1 + keys[(i + 2) % 3] + jnp.uint32(i + 1)
+    return x0, x1
 
 
 def _uniform(words):
@@ -150,13 +165,15 @@ def _poisson_inverse(u, lam):
     the largest count exceeds FIRST.
     """
     log_lam = jnp.log(jnp.where(lam > 0, lam, 1.0))
-    logp, logs = -lam, [-lam]
+    # P(X <= j) as a running sum, one elementwise pass (a cumsum over a stacked axis was
+    # a reduce-window kernel 4 x as costly as the rest of the draws)
+    logp = -lam
+    total = jnp.exp(logp)
+    count = (u > total).astype(jnp.int32)
     for j in range(1, FIRST + 1):
         logp = logp + log_lam - math.log(j)
-        logs.append(logp)
-    logp = jnp.stack(logs, axis=1)
-    totals = jnp.cumsum(jnp.exp(logp), axis=1)
-    count = jnp.sum(u[:, None] > totals, axis=1).astype(jnp.int32)
+        total = total + jnp.exp(logp)
+        count = count + (u > total).astype(jnp.int32)
     cap = lam + 40.0 * jnp.sqrt(lam) + 100.0  # beyond any tail a float64 uniform reaches
 
     def body(c):
@@ -167,7 +184,7 @@ def _poisson_inverse(u, lam):
         return j, logp, total, go & (u > total) & (j < cap)
 
     go = (count > FIRST) & (lam > 0)  # u > P(X <= FIRST): go on from j = FIRST
-    start = (jnp.where(go, FIRST, count), logp[:, -1], totals[:, -1], go)
+    start = (jnp.where(go, FIRST, count), logp, total, go)
     return lax.while_loop(lambda c: jnp.any(c[3]), body, start)[0]
 
 
