@@ -620,6 +620,7 @@ class Network:
         # Per-step arrays held for a whole chunk, in values of 8 bytes: recorded values,
         # recorded spikes (bits when packed, else int32 counts), current sources' values
         # and the random sources' draws (uniforms, or event counts of plain Poisson sources).
+        # 64 MB per chunk; two chunks are in flight in `advance` (about 128 MB at most).
         n_spikes = len(self.rec_index["spikes"])
         spikes = n_spikes / 64 if engine.packs_spikes(self.layout) else n_spikes / 2
         width = (sum(len(v) for k, v in self.rec_index.items() if k != "spikes") + spikes
@@ -745,12 +746,19 @@ class Network:
     def advance(self, state, n_steps):
         layout, chunk = self.layout, self.layout.chunk
         progress = Progress(state.progress, n_steps, state.dt)
-        done = 0
+
+        def launch(st, k0, n):  # asynchronous: returns at once, the chunk runs meanwhile
+            return (k0, n) + tuple(engine.run_chunk(layout, self.params, st, jnp.int32(k0),
+                                                    jnp.int32(n)))
+
+        done, ahead = 0, None
         while done < n_steps:
-            n = min(chunk, n_steps - done)
-            k0 = state.step
-            new_state, outs = engine.run_chunk(layout, self.params, state.engine_state,
-                                               jnp.int32(k0), jnp.int32(n))
+            k0, n, new_state, outs = ahead or launch(state.engine_state, state.step,
+                                                     min(chunk, n_steps - done))
+            # The next chunk starts from this one's (future) state before this one's
+            # outputs are handled: the host's work on them overlaps the engine's.
+            ahead = launch(new_state, k0 + n, min(chunk, n_steps - done - n)) \
+                if done + n < n_steps else None
             outs = jax.device_get(outs)
             bad = int(new_state.first_bad)
             # Commit the chunk only once it has completed (interrupts leave a consistent state).
@@ -776,7 +784,8 @@ class Network:
             keep = (steps - recorder._first_step) % s == 0
             if keep.any():
                 values = getattr(outs, field)[:n, cols]
-                values = values if keep.all() else values[keep]
+                # a copy either way (a view would hold the whole chunk's array)
+                values = np.array(values) if keep.all() else values[keep]
                 recorder._add_samples(name, ids, int(steps[keep][0]), np.asarray(values, float))
         for i, source in enumerate(self.source_order if sources else ()):
             if source.recording:

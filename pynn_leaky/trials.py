@@ -120,13 +120,17 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     st = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_trials,) + x.shape),
                       state.engine_state)
     n_steps = int(np.rint(duration / state.dt))
-    k, chunks = state.step, []
-    while k < state.step + n_steps:
-        n = min(layout.chunk, state.step + n_steps - k)
+    k, end, chunks, ahead = state.step, state.step + n_steps, [], None
+    while k < end:
+        n = min(layout.chunk, end - k)
         st, outs = engine.run_chunk_batched(layout, params, batched, st, jnp.int32(k),
                                             jnp.int32(n))
-        chunks.append((k, n, jax.device_get(outs)))
+        if ahead is not None:  # the previous chunk's outputs, fetched while this one runs
+            chunks.append(ahead[:2] + (jax.device_get(ahead[2]),))
+        ahead = (k, n, outs)
         k += n
+    if ahead is not None:
+        chunks.append(ahead[:2] + (jax.device_get(ahead[2]),))
     bad = np.asarray(st.first_bad)
     if (bad >= 0).any():
         b = int(np.flatnonzero(bad >= 0)[0])

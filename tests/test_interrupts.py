@@ -258,3 +258,29 @@ def test_ctrl_c_in_last_chunk_raised_after_run():
         np.testing.assert_allclose(v, 1 - np.exp(-np.arange(51) * DT / 10.0), atol=1e-12)
     finally:
         sim.end()
+
+
+def test_each_chunk_starts_before_the_last_ones_outputs_are_handled(monkeypatch):
+    """The run loop launches chunk k + 1 (asynchronously, from chunk k's state) before it
+    hands chunk k's outputs to the recorders, so that the host's work overlaps the
+    engine's; the results are those of the plain loop (test above and `uninterrupted`)."""
+    from pynn_leaky import engine
+
+    events = []
+    run_chunk, dispatch = engine.run_chunk, _build.Network._dispatch
+
+    def launch(layout, params, state, k0, n):
+        events.append(("launch", int(k0)))
+        return run_chunk(layout, params, state, k0, n)
+
+    def handle(self, outs, k0, n, *args, **kwargs):
+        events.append(("dispatch", int(k0)))
+        return dispatch(self, outs, k0, n, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_chunk", launch)
+    monkeypatch.setattr(_build.Network, "_dispatch", handle)
+    build()
+    sim.run(30.0)  # 3 chunks
+    assert events == [("launch", 0), ("launch", 100), ("dispatch", 0), ("launch", 200),
+                      ("dispatch", 100), ("dispatch", 200)]
+    sim.end()
