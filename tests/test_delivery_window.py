@@ -195,12 +195,12 @@ def test_spikes_of_cells_without_synapses_are_left_out_and_change_nothing(
     sim.run(1.0)
     assert not sim.simulator.state.network.layout.skip_empty_rows
     sim.end()
-    runs, mask = [], _synapses._with_synapses
+    runs, mask = [], _synapses.with_synapses
     for skip in (True, False):
         jax.clear_caches()  # trace again with or without the mask
         _synapses._event_delivery.cache_clear()
         traced = []
-        monkeypatch.setattr(_synapses, "_with_synapses",
+        monkeypatch.setattr(_synapses, "with_synapses",
                             lambda counts, row_ptr, skip=skip, traced=traced: (
                                 traced.append(skip) or (mask(counts, row_ptr) if skip
                                                         else counts)))

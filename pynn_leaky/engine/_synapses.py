@@ -166,16 +166,13 @@ def prepare(table: SynapseTable, layout: SynapseLayout):
     return None
 
 
-def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None,
-            skip_empty=False):
+def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None):
     """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer.
 
     In event mode ``counts`` may also be a window (rows, n_pre): row r holds the spikes
     emitted at step ``k + r``, and every row must be due no earlier than the next read
     (``k + rows - 1 + min_delay >= `` the step read next). ``prepared`` is the result of
-    :func:`prepare` (dense mode; computed here when not given). ``skip_empty`` (static,
-    event mode): leave out the spikes of cells without synapses in ``table`` before
-    batching (``Layout.skip_empty_rows``).
+    :func:`prepare` (dense mode; computed here when not given).
     """
     if layout.n_syn == 0:
         return buffer
@@ -186,12 +183,12 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
                           layout.ring * layout.n_target)
         return buffer.at[idx].add(w)
 
-    return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0], skip_empty)(
+    return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0])(
         table, buffer, counts.reshape(-1), k)
 
 
 @lru_cache(maxsize=64)
-def _event_delivery(layout: SynapseLayout, rows: int, skip_empty: bool = False):
+def _event_delivery(layout: SynapseLayout, rows: int):
     """Event-driven delivery for ``layout``; under ``jax.vmap`` (batched trials sharing
     one synapse table) the trials are folded into one network of B copies, so that the
     work stays proportional to the spikes of all trials together (a vmapped loop over
@@ -199,15 +196,14 @@ def _event_delivery(layout: SynapseLayout, rows: int, skip_empty: bool = False):
 
     @jax.custom_batching.custom_vmap
     def deliver(table, buffer, counts, k):
-        return _deliver_events(table, buffer, counts, k, layout, 1, rows, skip_empty)
+        return _deliver_events(table, buffer, counts, k, layout, 1, rows)
 
     @deliver.def_vmap
     def _batched(axis_size, in_batched, table, buffer, counts, k):
         table_b, buffer_b, counts_b, k_b = in_batched
         if any(jax.tree.leaves(table_b)) or k_b:
             axes = jax.tree.map(lambda b: 0 if b else None, (table_b, buffer_b, counts_b, k_b))
-            plain = partial(_deliver_events, layout=layout, trials=1, rows=rows,
-                            skip_empty=skip_empty)
+            plain = partial(_deliver_events, layout=layout, trials=1, rows=rows)
             return jax.vmap(plain, in_axes=axes)(table, buffer, counts, k), True
         if not buffer_b:
             buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
@@ -216,12 +212,12 @@ def _event_delivery(layout: SynapseLayout, rows: int, skip_empty: bool = False):
         # The buffer stays (trials, L * n_target): reshaping it to one flat array inside
         # the step loop would make XLA copy the whole ring every step.
         return _deliver_events(table, buffer, counts.reshape(-1), k, layout, axis_size,
-                               rows, skip_empty), True
+                               rows), True
 
     return deliver
 
 
-def _deliver_events(table, buffer, counts, k, layout, trials, rows, skip_empty=False):
+def _deliver_events(table, buffer, counts, k, layout, trials, rows):
     """Event-driven delivery into ``buffer`` (L * n_target, or (trials, L * n_target)) of
     ``counts`` (trials * rows * n_pre): ``trials`` copies of one network, side by side,
     each with ``rows`` steps of spikes (row r emitted at step k + r).
@@ -236,8 +232,6 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows, skip_empty=F
     # K: few spikes per step are the common case; each lane of the (K, fmax) batch costs
     # as much as a spike's synapse, so the batch is kept small.
     K = max(1, min(4, 2048 // max(fmax, 1)))
-    if skip_empty:
-        counts = _with_synapses(counts.reshape(-1, layout.n_pre), table.row_ptr).reshape(-1)
     bits = _SpikeBits(counts)  # trials * rows * n_pre
     lane = jnp.arange(fmax, dtype=jnp.int32)
     per_trial = rows * layout.n_pre
@@ -276,14 +270,15 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows, skip_empty=F
     )[1]
 
 
-def _with_synapses(counts, row_ptr):
+def with_synapses(counts, row_ptr):
     """``counts`` (..., n_pre) without the spikes of the cells whose CSR row
     (``row_ptr``) is empty: a spiking population with no synapses in this table (e.g. the
     cells of a network whose plastic synapses come from its inputs, or a spiking output
     layer) would otherwise fill the delivery's batches with spikes that carry nothing.
     Plastic synapses: always (W5: 1.45 -> 1.17 s). Static synapses: only where some row
     is empty (``Layout.skip_empty_rows``; a readout of 4000 spiking cells 0.66 -> 0.50-0.58
-    s), as it made W1, which has none, 20 % slower."""
+    s), applied to each step's spikes before they join a delivery window (see
+    ``_network._step``)."""
     return jnp.where(row_ptr[1:] > row_ptr[:-1], counts, 0)
 
 
@@ -351,7 +346,7 @@ def spiking_batches(counts, row_ptr, max_fanout, fn, carry):
     # 0.76 / 0.83 / 1.16; with 100 cells (fan-out 10) 0.185 / 0.167 / 0.176 / - / 0.283;
     # with 4000 cells (fan-out 400, 300 ms) 0.68 / 0.60 / 0.65 / 0.74 / 0.86.
     K = max(1, min(2, 4096 // max(max_fanout, 1)))
-    counts = _with_synapses(counts, row_ptr)
+    counts = with_synapses(counts, row_ptr)
     bits = _SpikeBits(counts)
     lane = jnp.arange(max_fanout, dtype=jnp.int32)
 
