@@ -729,9 +729,9 @@ class Network:
                                        np.asarray(st.source_phase), plastic)
 
     # -- running ---------------------------------------------------------------------
-    def start_recording(self, state):
-        """Open recording windows; the first sample of a window is the current state."""
-        current = None
+    def start_recording(self, state, current=None):
+        """Open recording windows; the first sample of a window is the current state
+        (``current``: its :meth:`cell_arrays`, if already at hand)."""
         for recorder, name, cols, ids, field in self.rec_map:
             if name == "spikes" or recorder._has_sample(name, ids, state.step):
                 continue

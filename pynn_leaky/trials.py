@@ -144,13 +144,14 @@ def _blocks(net, state, chunks, seeds, parameters, n_steps):
     recorders = {id(r): r for r, *_ in net.rec_map}.values()
     blocks = {r.population: neo.Block(name=r.population.label) for r in recorders}
     start = state.step
+    current = net.cell_arrays(state.engine_state)  # every trial's first sample
     for b, seed in enumerate(seeds):
         saved = [(r, r._signals, r._spikes, r._first_step, r._recording_start_time)
                  for r in recorders]
         try:
             for r in recorders:
                 r._clear_buffers()
-            net.start_recording(state)
+            net.start_recording(state, current)
             for k0, n, outs in chunks:
                 net._dispatch(jax.tree.map(lambda x, b=b: x[b], outs), k0, n, state,
                               sources=False)

@@ -687,3 +687,18 @@ def test_recording_every_spiking_cell_equals_recording_a_subset():
     assert len(full) == len(part) + 1
     for x, y in zip(full, part):
         np.testing.assert_array_equal(x, y)
+
+
+def test_cells_recorded_from_a_later_time_have_nan_before_it():
+    sim.setup(timestep=0.1)
+    cells = sim.Population(4, sim.LeakyIntegrator(i_offset=0.1))
+    cells[:2].record("v")
+    sim.run(5.0)
+    cells[2:].record("v")  # from t = 5 ms on
+    sim.run(5.0)
+    v = np.asarray(cells.get_data().segments[0].filter(name="v")[0])
+    assert v.shape == (101, 4)
+    assert np.isfinite(v[:, :2]).all()
+    assert np.isnan(v[:50, 2:]).all() and np.isfinite(v[50:, 2:]).all()
+    assert (v[50:, 2:] == v[50:, :2]).all()  # the same cells, the same values
+    sim.end()
