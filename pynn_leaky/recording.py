@@ -226,14 +226,7 @@ class Recorder(recording.Recorder):
         first = self._first_step
         last = max(b[1] + (b[2].shape[0] - 1) * s for b in blocks)
         n = (last - first) // s + 1
-        # NaN where no block has a sample; when the blocks fill every row for all ids (the
-        # common case) the array is not filled twice
-        filled = np.zeros(n, bool)
-        for block_ids, block_first, values in blocks:
-            if np.array_equal(block_ids, ids):
-                row0 = (block_first - first) // s
-                filled[row0 : row0 + values.shape[0]] = True
-        out = np.empty((n, ids.size)) if filled.all() else np.full((n, ids.size), np.nan)
+        out = np.full((n, ids.size), np.nan)  # NaN where no block has a sample
         for block_ids, block_first, values in blocks:
             row0 = (block_first - first) // s
             rows = slice(row0, row0 + values.shape[0])

@@ -416,8 +416,9 @@ put_row = _synapses.shared_index(_put_row, lambda buffer, row, i: lax.dynamic_up
     buffer, row[:, None], (jnp.int32(0), i) + (jnp.int32(0),) * (row.ndim - 1)))
 """``buffer`` (n, ...) with row ``i`` replaced by ``row``; under ``jax.vmap`` over trials
 sharing the step ``i``, one plain slice update of the (trials, n, ...) buffer (see
-:func:`_synapses.shared_index`: the generic rule cost 10 scalar kernels per step, which
-16 batched trials of 200 cells felt; event-mode loop only, not differentiable)."""
+:func:`_synapses.shared_index`: the generic rule's bounds checks cost 6 scalar kernels
+per step, which 16 batched trials of 200 cells felt; event-mode loop only, not
+differentiable)."""
 
 
 def _start_window(layout: Layout, state: State):
