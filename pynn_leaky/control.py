@@ -65,6 +65,9 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     devices : int, sequence of jax devices, or None
         Spread the network over several devices (``jax.sharding``): an int N takes the
         first N devices of JAX's default platform. None: one (the default) device.
+        ``run_trials`` splits its trials over these devices instead. On a CPU, an int
+        given before JAX has started also presents the CPU as N devices (each runs on a
+        core of its own; see README "Several devices").
     extra_params
         ``spike_precision`` ('on_grid', default, or 'off_grid': SpikeSourceArrays then
         record the exact times given; neurons stay on the grid). ``stdp_history`` (int,
@@ -118,6 +121,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     history = _count("stdp_history", extra_params.get("stdp_history", 64))
     # Starting JAX cannot be undone: the threads come after the checks that need no JAX,
     # before anything that starts it (devices, partition).
+    _cpu_devices(devices)
     _threads(extra_params.get("threads"))
     devices = _devices(devices)
     if precision_of_spikes == "off_grid":
@@ -204,6 +208,20 @@ def _threads(threads):
             + (f" (setup(threads={running}))" if _started_threads[0] else "")
             + "; it can only be chosen before JAX runs anything, e.g. in the first "
             f"setup() of the script or with NPROC={threads} in the environment")
+
+
+def _cpu_devices(devices):
+    """``devices`` = N > 1 given before JAX has started: present the CPU as N devices
+    (``jax_num_cpu_devices``), unless the user chose a number (that option, or
+    ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``). Each CPU device runs
+    its programs on a core of its own, so batched trials spread over them run in
+    parallel. Other platforms (GPUs) are not affected."""
+    if not (_is_int(devices) and devices > 1) or _jax_started() is not False:
+        return
+    if jax.config.jax_num_cpu_devices >= 0 or \
+            "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    jax.config.update("jax_num_cpu_devices", int(devices))
 
 
 def _jax_started():

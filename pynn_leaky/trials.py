@@ -63,6 +63,11 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
             f"trials = {trials!r} does not match the {n_trials} rng_seeds given"
         )
     parameters = parameters or {}
+    # Several devices (setup(devices=...)): the trials are split over them, padded to a
+    # multiple of their number with copies of the last trial (computed, then dropped).
+    devices = tuple(state.devices[:n_trials]) \
+        if state.devices and len(state.devices) > 1 and n_trials > 1 else None
+    padded = n_trials if devices is None else -(-n_trials // len(devices)) * len(devices)
     overrides = [{} for _ in range(n_trials)]
     for pop, values in parameters.items():
         root = getattr(pop, "grandparent", pop)
@@ -88,6 +93,8 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
                 overrides[b].setdefault(id(root), {})[name] = full
 
     net = _build.current(state)
+    overrides += [overrides[-1]] * (padded - n_trials)
+    seeds_run = seeds + [seeds[-1]] * (padded - n_trials)
     groups = net.trial_group_params(overrides) if parameters else net.params.groups
     # Random sources (rate, start, ...) given per trial: one source table per trial.
     sources = any(id(getattr(p, "grandparent", p)) in {id(q) for q in net.poisson}
@@ -97,7 +104,7 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     params = net.params._replace(
         groups=groups,
         poisson=poisson,
-        key=jnp.stack([jax.random.key_data(jax.random.key(s % 2**32)) for s in seeds]),
+        key=jnp.stack([jax.random.key_data(jax.random.key(s % 2**32)) for s in seeds_run]),
     )
     batched = jax.tree.map(lambda _: False, net.params)._replace(
         groups=jax.tree.map(lambda _: bool(parameters), net.params.groups),
@@ -117,21 +124,31 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
             getattr(getattr(p, "leaky", p), "noise", 0.0)) != 0)))
         for g, p in zip(net.layout.groups, params.groups)
     ))
-    st = jax.tree.map(lambda x: jnp.broadcast_to(x, (n_trials,) + x.shape),
+    st = jax.tree.map(lambda x: jnp.broadcast_to(x, (padded,) + x.shape),
                       state.engine_state)
+    if devices is not None:  # placed once for all chunks
+        mesh = engine.sharding.trials_mesh(devices)
+        # the network's own arrays: replicated once per network (net.params is fixed
+        # when the network is built) and devices
+        placed = net.__dict__.get("_trials_placement")
+        if placed is None or placed[0] != devices:
+            placed = net._trials_placement = (devices, engine.sharding.place_trials(
+                net.params, jax.tree.map(lambda _: False, net.params), mesh))
+        params = engine.sharding.place_trials(params, batched, mesh, placed[1])
+        st = engine.sharding.place_trials(st, jax.tree.map(lambda _: True, st), mesh)
     n_steps = int(np.rint(duration / state.dt))
     k, end, chunks, ahead = state.step, state.step + n_steps, [], None
     while k < end:
         n = min(layout.chunk, end - k)
         st, outs = engine.run_chunk_batched(layout, params, batched, st, jnp.int32(k),
-                                            jnp.int32(n))
+                                            jnp.int32(n), devices)
         if ahead is not None:  # the previous chunk's outputs, fetched while this one runs
             chunks.append(ahead[:2] + (jax.device_get(ahead[2]),))
         ahead = (k, n, outs)
         k += n
     if ahead is not None:
         chunks.append(ahead[:2] + (jax.device_get(ahead[2]),))
-    bad = np.asarray(st.first_bad)
+    bad = np.asarray(st.first_bad)[:n_trials]
     if (bad >= 0).any():
         b = int(np.flatnonzero(bad >= 0)[0])
         raise simulator.NumericalError(

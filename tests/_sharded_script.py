@@ -47,9 +47,45 @@ def run(devices):
     return v, spikes, placed, info, weights
 
 
+def trials(devices):
+    """5 trials (seeds and a per-trial tau) of a network with Poisson sources, spiking
+    cells with STDP and a readout: on 4 devices they are padded to 8, 2 per device."""
+    sim.setup(timestep=0.1, rng_seed=2, progress=False, devices=devices)
+    src = sim.Population(50, sim.SpikeSourcePoisson(rate=40.0))
+    exc = sim.Population(30, sim.IF_curr_exp(i_offset=0.1))
+    out = sim.Population(20, sim.LeakyIntegrator(R=20.0, tau=12.0))
+    rng = sim.NumpyRNG(5)
+    sim.Projection(src, exc, sim.FixedProbabilityConnector(0.3, rng=rng),
+                   sim.StaticSynapse(weight=1.5, delay=1.0))
+    sim.Projection(exc, out, sim.FixedProbabilityConnector(0.3, rng=rng),
+                   sim.StaticSynapse(weight=0.3, delay=1.4))
+    sim.Projection(exc, exc, sim.FixedProbabilityConnector(0.2, rng=rng),
+                   sim.STDPMechanism(
+                       timing_dependence=sim.SpikePairRule(A_plus=0.05, A_minus=0.06),
+                       weight_dependence=sim.AdditiveWeightDependence(w_max=1.0),
+                       weight=0.2, delay=1.1))
+    out.record("v")
+    exc.record("spikes")
+    sim.run(5.0)  # the trials start from a state after a run
+    blocks = sim.run_trials(40.0, rng_seeds=[3, 1, 4, 1, 5],
+                            parameters={out: {"tau": [8.0, 10.0, 12.0, 14.0, 16.0]}})
+    v = np.stack([s.analogsignals[0].magnitude for s in blocks[out].segments])
+    spikes = [[np.asarray(t).tolist() for t in s.spiketrains] for s in blocks[exc].segments]
+    names = [s.name for s in blocks[out].segments]
+    sim.end()
+    return v, spikes, names
+
+
 v1, s1, _, info, w1 = run(None)
 v4, s4, placed, _, w4 = run(4)
+tv1, ts1, tn1 = trials(None)
+tv4, ts4, tn4 = trials(4)
 print(json.dumps({
+    "trials_dv": float(np.abs(tv1 - tv4).max()),
+    "trials_spikes_equal": ts1 == ts4,
+    "trials_n_spikes": sum(len(t) for s in ts1 for t in s),
+    "trials_names": tn4,
+    "trials_distinct": bool(np.abs(tv1[0] - tv1[1]).max() > 1e-3),
     "max_dv": float(np.abs(v1 - v4).max()),
     "max_dw": float(np.abs(w1 - w4).max()),
     "dw_learnt": float(np.abs(w1 - 0.3).max()),

@@ -26,6 +26,29 @@ def test_four_host_devices_equal_one():
     assert out["max_dv"] <= 1e-12
     assert out["max_dw"] <= 1e-12 and out["dw_learnt"] > 1e-3  # STDP, sharded, learns alike
     assert (out["num_processes"], out["rank"]) == (1, 0)
+    # batched trials split over the 4 devices (5 trials, padded to 8) equal one device's
+    assert out["trials_dv"] == 0.0
+    assert out["trials_spikes_equal"] and out["trials_n_spikes"] > 20
+    assert out["trials_names"] == [f"trial{b:03d}" for b in range(5)]
+    assert out["trials_distinct"]
+
+
+def test_setup_devices_presents_the_cpu_as_several_devices():
+    """setup(devices=N) before JAX has started makes N CPU devices; a number chosen by
+    the user (XLA_FLAGS) is kept."""
+    code = ("import pynn_leaky as sim, jax; sim.setup(devices=3); "
+            "print(len(jax.devices('cpu')), len(sim.simulator.state.devices))")
+    env = dict(os.environ)
+    env.pop("XLA_FLAGS", None)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split() == ["3", "3"]
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=5"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split() == ["5", "3"]
 
 
 @pytest.mark.parametrize("devices", [0, 10_000, "gpu", [1, 2]])

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.sharding import PartitionSpec
 
 from . import (
     _aeif,
@@ -34,6 +35,7 @@ from . import (
     _leaky,
     _multisynapse,
     _plastic,
+    _sharding,
     _sources,
     _synapses,
 )
@@ -648,22 +650,35 @@ run_chunk._cache_size = lambda: sum(_chunk_jit(o)._cache_size() for o in (False,
 
 
 @lru_cache(maxsize=32)
-def _batched(layout: Layout, treedef, axes: tuple):
+def _batched(layout: Layout, treedef, axes: tuple, devices: tuple | None):
     in_axes = jax.tree.unflatten(treedef, axes)
     run = jax.vmap(partial(_run_chunk, layout), in_axes=(in_axes, 0, None, None))
+    if devices is not None:
+        # Each device runs its share of the trials; nothing is exchanged between them.
+        flags = jax.tree.unflatten(treedef, tuple(a is not None for a in axes))
+        trials = PartitionSpec(_sharding.TRIALS)
+        run = jax.shard_map(run, mesh=_sharding.trials_mesh(devices),
+                            in_specs=(_sharding.trial_specs(flags), trials, PartitionSpec(),
+                                      PartitionSpec()),
+                            out_specs=trials, check_vma=False)
     return lru_cache(maxsize=2)(lambda region_analysis: _jit(run, region_analysis))
 
 
-def run_chunk_batched(layout: Layout, params: Params, batched, state: State, k0, n_active):
+def run_chunk_batched(layout: Layout, params: Params, batched, state: State, k0, n_active,
+                      devices=None):
     """:func:`run_chunk` for B independent trials at once (one vectorised computation).
 
     ``batched`` is a pytree like ``params`` of booleans: True where the leaf has a leading
     trial axis (e.g. ``key`` for different seeds, a group's ``tau`` for a parameter scan).
     ``state`` has a leading trial axis on every leaf; so do the returned state and outputs.
+    ``devices`` (a sequence of N > 1 devices, or None): the trials are split over them, B
+    a multiple of N (see :func:`sharding.place_trials` to place the inputs once).
     """
     leaves, treedef = jax.tree.flatten(batched)
     axes = tuple(0 if b else None for b in leaves)
-    return _compiled(_batched(layout, treedef, axes), layout, params, state, k0, n_active)
+    devices = tuple(devices) if devices is not None and len(devices) > 1 else None
+    return _compiled(_batched(layout, treedef, axes, devices), layout, params, state, k0,
+                     n_active)
 
 
 def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):

@@ -1,10 +1,16 @@
-"""Spreading a network over several devices with ``jax.sharding`` (no message layer).
+"""Spreading a network, or batched trials, over several devices with ``jax.sharding``
+(no message layer).
 
-Per-cell arrays (cell states and parameters) and per-synapse arrays are split along a
-one-dimensional mesh axis ``"cells"``; everything else is replicated. The step function
-is unchanged: XLA's SPMD partitioner divides the work and inserts the collectives.
-An array whose length is not a multiple of the number of devices stays replicated
-(correct, only less spread out).
+One network: per-cell arrays (cell states and parameters) and per-synapse arrays are
+split along a one-dimensional mesh axis ``"cells"``; everything else is replicated. The
+step function is unchanged: XLA's SPMD partitioner divides the work and inserts the
+collectives. An array whose length is not a multiple of the number of devices stays
+replicated (correct, only less spread out).
+
+Batched trials: the trial axis is split along a mesh axis ``"trials"`` and each device
+runs its share of the trials with a replicated copy of the network (``shard_map``: no
+collectives at all). On a CPU presented as several devices (``jax_num_cpu_devices``),
+each device runs on a core of its own.
 """
 
 import jax
@@ -12,6 +18,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "cells"
+TRIALS = "trials"
 
 
 def mesh(devices) -> Mesh:
@@ -48,3 +55,26 @@ def shard_state(state, m: Mesh):
     if state.plastic is not None:
         flags = flags._replace(plastic=jax.tree.map(lambda _: True, state.plastic))
     return jax.tree.map(lambda x, f: _place(x, m, f), state, flags)
+
+
+def trials_mesh(devices) -> Mesh:
+    return Mesh(np.asarray(devices), (TRIALS,))
+
+
+def trial_specs(flags):
+    """PartitionSpecs for a pytree of booleans: True (a leading trial axis) -> split along
+    ``"trials"``, False -> replicated."""
+    return jax.tree.map(lambda f: PartitionSpec(TRIALS) if f else PartitionSpec(), flags)
+
+
+def place_trials(tree, flags, m: Mesh, placed=None):
+    """Place ``tree`` on the trials mesh ``m`` (leaves with a trial axis split, the rest
+    replicated), so that the chunks of a run reuse the placement. ``placed``: a tree like
+    ``tree`` already placed (replicated), whose leaves are taken where ``flags`` is False
+    (the network's arrays, placed once for all calls)."""
+    if placed is None:
+        return jax.tree.map(lambda x, spec: jax.device_put(x, NamedSharding(m, spec)),
+                            tree, trial_specs(flags))
+    return jax.tree.map(
+        lambda x, f, p: jax.device_put(x, NamedSharding(m, PartitionSpec(TRIALS))) if f else p,
+        tree, flags, placed)
