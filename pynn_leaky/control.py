@@ -252,9 +252,13 @@ def _devices(devices):
     available = jax.devices()
     if _is_int(devices):
         if not 1 <= devices <= len(available):
+            cpu = available[0].platform == "cpu" and _is_int(devices) and devices > 1
             raise errors.InvalidParameterValueError(
                 f"devices = {devices!r} is not allowed: JAX sees {len(available)} "
                 f"{available[0].platform} device(s); give 1..{len(available)} or a list"
+                + ("; a CPU is presented as several devices only by a setup(devices=N) "
+                   "that comes before JAX has started (the first setup() of the script), "
+                   "or with XLA_FLAGS=--xla_force_host_platform_device_count=N" if cpu else "")
             )
         return list(available[:devices])
     devices = list(devices)

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import jax
 import pytest
 from pyNN import errors
 
@@ -55,3 +56,12 @@ def test_setup_devices_presents_the_cpu_as_several_devices():
 def test_bad_device_choice(devices):
     with pytest.raises(errors.InvalidParameterValueError, match="devices"):
         sim.setup(devices=devices)
+
+
+def test_too_many_cpu_devices_after_jax_started_says_how():
+    sim.setup()  # JAX runs in this test process from here on
+    if jax.default_backend() != "cpu":
+        pytest.skip("the hint is for CPUs")
+    with pytest.raises(errors.InvalidParameterValueError,
+                       match="devices = 10000 is not allowed.*before JAX has started"):
+        sim.setup(devices=10_000)
