@@ -3,11 +3,11 @@
 Usage: python benchmarks/trials.py [--trials 16] [--time 1000] [--cells 200] [--devices N]
                                    [--repeat 3]
 
-The sequential runs use one device (the fastest way to run one small network); the
-batched run splits the trials over ``--devices`` devices (default: one per core on a
-CPU, each device then a core of its own, see README "Several devices"; one on a GPU),
-and is also measured on one device. Runs alternate, ``--repeat`` times; the best time
-of each is reported.
+The network is on one device (the fastest way to run one small network); the batched
+run splits the trials over ``--devices`` devices (``run_trials(devices=...)``; default:
+one per core on a CPU, each device then a core of its own, see README "Several
+devices"; one on a GPU), and is also measured on one device. Runs alternate,
+``--repeat`` times; the best time of each is reported.
 """
 
 import argparse
@@ -20,8 +20,8 @@ import jax
 import pynn_leaky as sim
 
 
-def network(args, seed, devices=None):
-    sim.setup(timestep=0.1, rng_seed=seed, progress=False, devices=devices)
+def network(args, seed):
+    sim.setup(timestep=0.1, rng_seed=seed, progress=False)
     src = sim.Population(100, sim.SpikeSourcePoisson(rate=20.0))
     cells = sim.Population(args.cells, sim.LeakyIntegrator(V_rest=-65.0, R=40.0, tau=20.0),
                            initial_values={"v": -65.0})
@@ -42,11 +42,10 @@ def main():
                          "1 on a GPU)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    # On a CPU, one device per core (or --devices), set before JAX starts
+    jax.config.update("jax_num_cpu_devices", args.devices or len(os.sched_getaffinity(0)))
     if args.devices is None:
-        cores = len(os.sched_getaffinity(0))
-        # what setup(devices=cores) does on a CPU, set here to ask JAX which platform runs
-        jax.config.update("jax_num_cpu_devices", cores)
-        args.devices = cores if jax.default_backend() == "cpu" else 1
+        args.devices = len(jax.devices()) if jax.default_backend() == "cpu" else 1
     seeds = list(range(args.trials))
     devices = args.devices if args.devices > 1 else None
 
@@ -57,16 +56,15 @@ def main():
             cells.get_data()
 
     def batched(on):
-        network(args, 0, on)
+        network(args, 0)  # the network on one device, its trials split over `on`
         t0 = time.perf_counter()
-        sim.run_trials(args.time, rng_seeds=seeds)
+        sim.run_trials(args.time, rng_seeds=seeds, devices=on)
         return time.perf_counter() - t0
 
-    # warm-up: compile every path once, as a user's second call would (the first setup()
-    # with devices=N > 1 presents the CPU as N devices)
+    # warm-up: compile every path once, as a user's second call would
     for on in (devices, None):
-        network(args, 0, on)
-        sim.run_trials(10.0, rng_seeds=seeds)
+        network(args, 0)
+        sim.run_trials(10.0, rng_seeds=seeds, devices=on)
     network(args, 0)
     sim.run(10.0)
     times = {"sequential": [], "batched_1device": [], "batched": []}

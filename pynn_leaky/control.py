@@ -123,7 +123,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     # before anything that starts it (devices, partition).
     _cpu_devices(devices)
     _threads(extra_params.get("threads"))
-    devices = _devices(devices)
+    devices = device_list(devices)
     if precision_of_spikes == "off_grid":
         _warnings.warn(
             "spike_precision='off_grid': pynn_leaky has no precise-spike-time neuron models; "
@@ -246,7 +246,9 @@ def _default_threads():
         return os.cpu_count() or 1
 
 
-def _devices(devices):
+def device_list(devices):
+    """The devices chosen by ``devices`` (int N, a sequence of jax devices, or None);
+    InvalidParameterValueError for a bad choice."""
     if devices is None:
         return None
     available = jax.devices()

@@ -15,7 +15,7 @@ import neo
 import numpy as np
 from pyNN import errors
 
-from . import _build, engine, simulator
+from . import _build, control, engine, simulator
 from .engine import sources as es
 from .standardmodels.cells import SpikeSourceArray
 
@@ -24,7 +24,7 @@ def _stack(trees):
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
-def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
+def run_trials(duration, trials=None, rng_seeds=None, parameters=None, devices=None):
     """Run B trials of `duration` ms from the current state; return {population: Block}.
 
     Parameters
@@ -38,6 +38,10 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     parameters : dict, optional
         ``{population: {name: values}}`` with one value (scalar or per-cell array) per
         trial for each named parameter, e.g. ``{cells: {"tau": [10, 20, 30]}}``.
+    devices : int, sequence of jax devices, or None
+        Split the trials over these devices (an int N: the first N devices of JAX's
+        default platform, as in ``setup``). None: the devices of ``setup(devices=...)``,
+        else one device. Results do not depend on it.
     """
     state = simulator.state
     if not state.initialized:
@@ -63,10 +67,11 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
             f"trials = {trials!r} does not match the {n_trials} rng_seeds given"
         )
     parameters = parameters or {}
-    # Several devices (setup(devices=...)): the trials are split over them, padded to a
-    # multiple of their number with copies of the last trial (computed, then dropped).
-    devices = tuple(state.devices[:n_trials]) \
-        if state.devices and len(state.devices) > 1 and n_trials > 1 else None
+    # Several devices: the trials are split over them, padded to a multiple of their
+    # number with copies of the last trial (computed, then dropped).
+    chosen = state.devices if devices is None else control.device_list(devices)
+    devices = tuple(chosen[:n_trials]) if chosen and len(chosen) > 1 and n_trials > 1 \
+        else None
     padded = n_trials if devices is None else -(-n_trials // len(devices)) * len(devices)
     overrides = [{} for _ in range(n_trials)]
     for pop, values in parameters.items():
@@ -140,8 +145,8 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None):
     k, end, chunks, ahead = state.step, state.step + n_steps, [], None
     while k < end:
         n = min(layout.chunk, end - k)
-        st, outs = engine.run_chunk_batched(layout, params, batched, st, jnp.int32(k),
-                                            jnp.int32(n), devices)
+        st, outs = engine.run_chunk_batched(layout, params, batched, st, np.int32(k),
+                                            np.int32(n), devices)
         if ahead is not None:  # the previous chunk's outputs, fetched while this one runs
             chunks.append(ahead[:2] + (jax.device_get(ahead[2]),))
         ahead = (k, n, outs)

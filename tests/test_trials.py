@@ -59,6 +59,9 @@ def test_bad_arguments():
         sim.run_trials(5.0, trials=2, parameters={cells: {"tau": [1.0, 2.0, 3.0]}})
     with pytest.raises(errors.NonExistentParameterError):
         sim.run_trials(5.0, trials=2, parameters={cells: {"tau_m": [1.0, 2.0]}})
+    for devices in (0, 10_000, "cpu"):
+        with pytest.raises(errors.InvalidParameterValueError, match="devices"):
+            sim.run_trials(5.0, trials=2, devices=devices)
     sim.run(5.0)  # still usable
     assert _v(cells.get_data()).shape == (51, 6)
 
