@@ -4,12 +4,14 @@ Must run in its own process: XLA_FLAGS has to be set before JAX starts.
 """
 
 import json
+import logging
 import os
 import warnings
 
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 warnings.simplefilter("ignore")
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import pynn_leaky as sim  # noqa: E402
@@ -73,20 +75,31 @@ def trials(devices, split=None):
     v = np.stack([s.analogsignals[0].magnitude for s in blocks[out].segments])
     spikes = [[np.asarray(t).tolist() for t in s.spiketrains] for s in blocks[exc].segments]
     names = [s.name for s in blocks[out].segments]
+    # a second call with other seeds and values compiles nothing
+    compiled = []
+    handler = logging.Handler()
+    handler.emit = lambda r: compiled.append(r.getMessage()) if "ompil" in r.getMessage() \
+        else None
+    logging.getLogger("jax").addHandler(handler)
+    with jax.log_compiles(True):
+        sim.run_trials(40.0, rng_seeds=[2, 7, 1, 8, 2],
+                       parameters={out: {"tau": [9.0, 11.0, 13.0, 15.0, 17.0]}}, devices=split)
+    logging.getLogger("jax").removeHandler(handler)
     sim.end()
-    return v, spikes, names
+    return v, spikes, names, len(compiled)
 
 
 v1, s1, _, info, w1 = run(None)
 v4, s4, placed, _, w4 = run(4)
-tv1, ts1, tn1 = trials(None)
-tv4, ts4, tn4 = trials(4)
-tvs, tss, _ = trials(None, split=4)  # one-device network, trials split by run_trials
+tv1, ts1, tn1, _ = trials(None)
+tv4, ts4, tn4, c4 = trials(4)
+tvs, tss, _, cs = trials(None, split=4)  # one-device network, trials split by run_trials
 print(json.dumps({
     "trials_dv": max(float(np.abs(tv1 - tv4).max()), float(np.abs(tv1 - tvs).max())),
     "trials_spikes_equal": ts1 == ts4 == tss,
     "trials_n_spikes": sum(len(t) for s in ts1 for t in s),
     "trials_names": tn4,
+    "trials_recompiles": c4 + cs,
     "trials_distinct": bool(np.abs(tv1[0] - tv1[1]).max() > 1e-3),
     "max_dv": float(np.abs(v1 - v4).max()),
     "max_dw": float(np.abs(w1 - w4).max()),

@@ -32,6 +32,7 @@ def test_four_host_devices_equal_one():
     assert out["trials_spikes_equal"] and out["trials_n_spikes"] > 20
     assert out["trials_names"] == [f"trial{b:03d}" for b in range(5)]
     assert out["trials_distinct"]
+    assert out["trials_recompiles"] == 0
 
 
 def test_setup_devices_presents_the_cpu_as_several_devices():

@@ -1,5 +1,8 @@
 """Batched trials equal the corresponding ordinary runs, bit for bit."""
 
+import logging
+
+import jax
 import numpy as np
 import pytest
 from pyNN import errors
@@ -125,3 +128,15 @@ def test_a_parameter_uniform_in_one_trial_and_not_in_another():
             np.testing.assert_array_equal(trial_v[i], _v(cells.get_data()))
         sim.end()
     assert not np.array_equal(trial_v[0], trial_v[1])
+
+
+def test_repeated_trials_compile_nothing(caplog):
+    """A second run_trials of the same network and length compiles no program (other
+    seeds and parameter values are data, not shapes)."""
+    spiking, cells = _network()
+    sim.run_trials(10.0, rng_seeds=[1, 2], parameters={cells: {"tau": [10.0, 12.0]}})
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+        blocks = sim.run_trials(10.0, rng_seeds=[3, 4],
+                                parameters={cells: {"tau": [14.0, 16.0]}})
+    assert len(blocks[cells].segments) == 2
+    assert not [r for r in caplog.records if "ompil" in r.getMessage()]
