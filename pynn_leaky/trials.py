@@ -7,6 +7,7 @@ one Neo Block per recorded population with one Segment per trial. The simulator 
 an ordinary ``run(duration)`` after ``setup(rng_seed=s)`` gives.
 """
 
+import contextlib
 import math
 
 import jax
@@ -142,56 +143,86 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None, devices=N
         params = engine.sharding.place_trials(params, batched, mesh, placed[1])
         st = engine.sharding.place_trials(st, jax.tree.map(lambda _: True, st), mesh)
     n_steps = int(np.rint(duration / state.dt))
-    k, end, chunks, ahead = state.step, state.step + n_steps, [], None
+    recorded = _TrialRecorders(net, state, n_trials)
+    k, end, ahead = state.step, state.step + n_steps, None
     while k < end:
         n = min(layout.chunk, end - k)
         st, outs = engine.run_chunk_batched(layout, params, batched, st, np.int32(k),
                                             np.int32(n), devices)
-        if ahead is not None:  # the previous chunk's outputs, fetched while this one runs
-            chunks.append(ahead[:2] + (jax.device_get(ahead[2]),))
+        if ahead is not None:  # the previous chunk's outputs, handled while this one runs
+            recorded.add(*ahead[:2], jax.device_get(ahead[2]))
         ahead = (k, n, outs)
         k += n
     if ahead is not None:
-        chunks.append(ahead[:2] + (jax.device_get(ahead[2]),))
+        recorded.add(*ahead[:2], jax.device_get(ahead[2]))
     bad = np.asarray(st.first_bad)[:n_trials]
     if (bad >= 0).any():
         b = int(np.flatnonzero(bad >= 0)[0])
         raise simulator.NumericalError(
             f"trial {b} (rng_seed {seeds[b]}) became non-finite at t = {bad[b] * state.dt:g} ms"
         )
-    return _blocks(net, state, chunks, seeds, parameters, n_steps)
+    return recorded.blocks(seeds, parameters, end)
 
 
-def _blocks(net, state, chunks, seeds, parameters, n_steps):
-    recorders = {id(r): r for r, *_ in net.rec_map}.values()
-    blocks = {r.population: neo.Block(name=r.population.label) for r in recorders}
-    start = state.step
-    current = net.cell_arrays(state.engine_state)  # every trial's first sample
-    for b, seed in enumerate(seeds):
-        saved = [(r, r._signals, r._spikes, r._first_step, r._recording_start_time)
-                 for r in recorders]
+class _TrialRecorders:
+    """Each trial's recorded data, handed to the recorders chunk by chunk as the chunks'
+    outputs arrive (while the next chunk runs), then made into one Segment per trial.
+
+    A trial's data live in the recorders' own buffers only for the time of one call
+    (:meth:`_as`); the recorders are left as they were, whatever happens."""
+
+    def __init__(self, net, state, n_trials):
+        self.net, self.state = net, state
+        self.recorders = list({id(r): r for r, *_ in net.rec_map}.values())
+        current = net.cell_arrays(state.engine_state)  # every trial's first sample
+        self.trials = [None] * n_trials
+        for b in range(n_trials):
+            with self._as(b):
+                for r in self.recorders:
+                    r._clear_buffers()
+                net.start_recording(state, current)
+
+    @contextlib.contextmanager
+    def _as(self, b):
+        """The recorders hold trial b's buffers within (kept when the block ends)."""
+        fields = ("_signals", "_spikes", "_first_step", "_recording_start_time")
+        saved = [[getattr(r, f) for f in fields] for r in self.recorders]
+        start = self.state.step
         try:
-            for r in recorders:
-                r._clear_buffers()
-            net.start_recording(state, current)
-            for k0, n, outs in chunks:
-                net._dispatch(jax.tree.map(lambda x, b=b: x[b], outs), k0, n, state,
-                              sources=False)
-            state.step = start + n_steps  # segments end at the trial's end
-            for r in recorders:
-                seg = r._get_current_segment()
-                seg.name = f"trial{b:03d}"
-                seg.annotate(trial=b, rng_seed=seed, **{
-                    f"{pop.label}.{name}": np.asarray(values[b]).tolist()
-                    for pop, d in parameters.items() for name, values in d.items()
-                })
-                seg.block = blocks[r.population]
-                blocks[r.population].segments.append(seg)
+            if self.trials[b] is not None:
+                for r, values in zip(self.recorders, self.trials[b]):
+                    for f, v in zip(fields, values):
+                        setattr(r, f, v)
+            yield
+            self.trials[b] = [[getattr(r, f) for f in fields] for r in self.recorders]
         finally:
-            state.step = start
-            for r, signals, spikes, first, t0 in saved:
-                r._signals, r._spikes, r._first_step = signals, spikes, first
-                r._recording_start_time = t0
-    for r in recorders:
-        blocks[r.population].annotate(**r.metadata)
-    return blocks
+            self.state.step = start
+            for r, values in zip(self.recorders, saved):
+                for f, v in zip(fields, values):
+                    setattr(r, f, v)
+
+    def add(self, k0, n, outs):
+        """Hand each trial its rows of a chunk's outputs (host arrays, trials first)."""
+        for b in range(len(self.trials)):
+            with self._as(b):
+                self.net._dispatch(jax.tree.map(lambda x, b=b: x[b], outs), k0, n,
+                                   self.state, sources=False)
+
+    def blocks(self, seeds, parameters, end):
+        """{population: Block} with one Segment per trial, ending at step ``end``."""
+        blocks = {r.population: neo.Block(name=r.population.label) for r in self.recorders}
+        for b, seed in enumerate(seeds):
+            with self._as(b):
+                self.state.step = end  # segments end at the trial's end
+                for r in self.recorders:
+                    seg = r._get_current_segment()
+                    seg.name = f"trial{b:03d}"
+                    seg.annotate(trial=b, rng_seed=seed, **{
+                        f"{pop.label}.{name}": np.asarray(values[b]).tolist()
+                        for pop, d in parameters.items() for name, values in d.items()
+                    })
+                    seg.block = blocks[r.population]
+                    blocks[r.population].segments.append(seg)
+        for r in self.recorders:
+            blocks[r.population].annotate(**r.metadata)
+        return blocks

@@ -140,3 +140,34 @@ def test_repeated_trials_compile_nothing(caplog):
                                 parameters={cells: {"tau": [14.0, 16.0]}})
     assert len(blocks[cells].segments) == 2
     assert not [r for r in caplog.records if "ompil" in r.getMessage()]
+
+
+def test_recordings_untouched_by_trials_even_when_interrupted(monkeypatch):
+    """Each trial's data go to the recorders chunk by chunk, in swapped-in buffers: the
+    simulator's own recordings stay as they were, also when run_trials is interrupted
+    while handing a chunk over, and the simulation goes on as if no trial had run."""
+    spiking, cells = _network()
+    sim.run(5.0)
+    v0, s0 = _v(cells.get_data()).copy(), _spikes(spiking.get_data())
+    sim.run_trials(12.0, rng_seeds=[1, 2])
+    calls = []
+    dispatch = sim.simulator.state.network._dispatch
+
+    def interrupted(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:  # the second trial's rows of the first chunk
+            raise KeyboardInterrupt
+        return dispatch(*args, **kw)
+
+    monkeypatch.setattr(sim.simulator.state.network, "_dispatch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sim.run_trials(12.0, rng_seeds=[1, 2])
+    monkeypatch.undo()
+    np.testing.assert_array_equal(_v(cells.get_data()), v0)
+    assert all(np.array_equal(a, b) for a, b in zip(_spikes(spiking.get_data()), s0))
+    sim.run(5.0)
+    v, s = _v(cells.get_data()), _spikes(spiking.get_data())
+    spiking, cells = _network()
+    sim.run(10.0)
+    np.testing.assert_array_equal(_v(cells.get_data()), v)
+    assert all(np.array_equal(a, b) for a, b in zip(_spikes(spiking.get_data()), s))
