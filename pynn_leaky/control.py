@@ -254,7 +254,7 @@ def device_list(devices):
     available = jax.devices()
     if _is_int(devices):
         if not 1 <= devices <= len(available):
-            cpu = available[0].platform == "cpu" and _is_int(devices) and devices > 1
+            cpu = available[0].platform == "cpu" and devices > 1
             raise errors.InvalidParameterValueError(
                 f"devices = {devices!r} is not allowed: JAX sees {len(available)} "
                 f"{available[0].platform} device(s); give 1..{len(available)} or a list"

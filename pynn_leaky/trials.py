@@ -134,13 +134,7 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None, devices=N
                       state.engine_state)
     if devices is not None:  # placed once for all chunks
         mesh = engine.sharding.trials_mesh(devices)
-        # the network's own arrays: replicated once per network (net.params is fixed
-        # when the network is built) and devices
-        placed = net.__dict__.get("_trials_placement")
-        if placed is None or placed[0] != devices:
-            placed = net._trials_placement = (devices, engine.sharding.place_trials(
-                net.params, jax.tree.map(lambda _: False, net.params), mesh))
-        params = engine.sharding.place_trials(params, batched, mesh, placed[1])
+        params = engine.sharding.place_trials(params, batched, mesh)
         st = engine.sharding.place_trials(st, jax.tree.map(lambda _: True, st), mesh)
     n_steps = int(np.rint(duration / state.dt))
     recorded = _TrialRecorders(net, state, n_trials)
@@ -182,24 +176,28 @@ class _TrialRecorders:
                     r._clear_buffers()
                 net.start_recording(state, current)
 
+    _FIELDS = ("_signals", "_spikes", "_first_step", "_recording_start_time")
+
+    def _buffers(self, values=None):
+        """The recorders' buffers; with ``values`` (as returned before), set them."""
+        if values is None:
+            return [[getattr(r, f) for f in self._FIELDS] for r in self.recorders]
+        for r, vs in zip(self.recorders, values):
+            for f, v in zip(self._FIELDS, vs):
+                setattr(r, f, v)
+
     @contextlib.contextmanager
     def _as(self, b):
         """The recorders hold trial b's buffers within (kept when the block ends)."""
-        fields = ("_signals", "_spikes", "_first_step", "_recording_start_time")
-        saved = [[getattr(r, f) for f in fields] for r in self.recorders]
-        start = self.state.step
+        saved, start = self._buffers(), self.state.step
         try:
             if self.trials[b] is not None:
-                for r, values in zip(self.recorders, self.trials[b]):
-                    for f, v in zip(fields, values):
-                        setattr(r, f, v)
+                self._buffers(self.trials[b])
             yield
-            self.trials[b] = [[getattr(r, f) for f in fields] for r in self.recorders]
+            self.trials[b] = self._buffers()
         finally:
             self.state.step = start
-            for r, values in zip(self.recorders, saved):
-                for f, v in zip(fields, values):
-                    setattr(r, f, v)
+            self._buffers(saved)
 
     def add(self, k0, n, outs):
         """Hand each trial its rows of a chunk's outputs (host arrays, trials first)."""

@@ -67,17 +67,8 @@ def trial_specs(flags):
     return jax.tree.map(lambda f: PartitionSpec(TRIALS) if f else PartitionSpec(), flags)
 
 
-def place_trials(tree, flags, m: Mesh, placed=None):
+def place_trials(tree, flags, m: Mesh):
     """Place ``tree`` on the trials mesh ``m`` (leaves with a trial axis split, the rest
-    replicated), so that the chunks of a run reuse the placement. ``placed``: a tree like
-    ``tree`` already placed (replicated), whose leaves are taken where ``flags`` is False
-    (the network's arrays, placed once for all calls)."""
-    if placed is None:  # one call: one batched transfer
-        return jax.device_put(tree, jax.tree.map(lambda spec: NamedSharding(m, spec),
-                                                 trial_specs(flags)))
-    leaves, treedef = jax.tree.flatten(tree)
-    split = jax.tree.leaves(flags)
-    fresh = iter(jax.device_put([x for x, f in zip(leaves, split) if f],
-                                NamedSharding(m, PartitionSpec(TRIALS))))
-    return jax.tree.unflatten(treedef, [next(fresh) if f else p for f, p in
-                                        zip(split, jax.tree.leaves(placed))])
+    replicated) in one batched transfer, so that the chunks of a run reuse the placement."""
+    return jax.device_put(tree, jax.tree.map(lambda spec: NamedSharding(m, spec),
+                                             trial_specs(flags)))
