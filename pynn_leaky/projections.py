@@ -123,8 +123,12 @@ class Projection(common.Projection):
     def _flush(self):
         if self._chunks:
             self._pull()
-            parts = [self._arrays] + [c[:4] for c in self._chunks]
-            self._arrays = tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+            parts = [c[:4] for c in self._chunks]
+            if self._arrays[0].size:
+                parts.insert(0, self._arrays)
+            # one chunk (a fast connector) is taken as it is: no copy of 10^8 connections
+            self._arrays = parts[0] if len(parts) == 1 else tuple(
+                np.concatenate([p[i] for p in parts]) for i in range(4))
             for n in self._extra_names:
                 self._extra[n] = np.concatenate([self._extra[n]] + [c[4][n] for c in self._chunks])
             self._chunks = []
@@ -147,18 +151,30 @@ class Projection(common.Projection):
             return self._live[name]
         return self._weight if name == "weight" else self._extra[name]
 
-    def _add(self, pre, post, weight, delay, extra=None):
-        """Append connections; validate weights and delays first (nothing is added on error)."""
+    def _add(self, pre, post, weight, delay, extra=None, fresh=False):
+        """Append connections; validate weights and delays first (nothing is added on error).
+
+        A single value (e.g. one weight for all) is kept as one value broadcast to every
+        connection (read only), not copied 10^8 times; arrays are copied unless ``fresh``
+        (new arrays that nothing else holds, from the vectorised connectors)."""
         pre = np.asarray(pre, dtype=np.int64).ravel()
-        post = np.broadcast_to(np.asarray(post, dtype=np.int64), pre.shape)
-        weight = np.broadcast_to(np.asarray(weight, dtype=float), pre.shape)
-        delay = np.broadcast_to(np.asarray(delay, dtype=float), pre.shape)
-        extra = {n: np.broadcast_to(np.asarray(extra[n], dtype=float), pre.shape).copy()
-                 for n in self._extra_names} if self._extra_names else {}
+        weight, delay = np.asarray(weight, dtype=float), np.asarray(delay, dtype=float)
         self._check_weights(weight)
-        _synapse_checks(self.synapse_type, extra)
         check_delays(delay)
-        self._chunks.append((pre, post.copy(), weight.copy(), delay.copy(), extra))
+        extra = {n: np.asarray(extra[n], dtype=float) for n in self._extra_names} \
+            if self._extra_names else {}
+        _synapse_checks(self.synapse_type, extra)
+
+        def keep(x, dtype=float):
+            x = np.asarray(x, dtype=dtype)
+            if x.size == 1:
+                return np.broadcast_to(x.reshape(()), pre.shape)
+            if fresh and x.shape == pre.shape:
+                return x
+            return np.broadcast_to(x, pre.shape).copy()
+
+        self._chunks.append((pre, keep(post, np.int64), keep(weight), keep(delay),
+                             {n: keep(v) for n, v in extra.items()}))
 
     def _check_weights(self, weight):
         """PyNN's sign rules: conductances (uS) >= 0 on every receptor; currents (nA) and
@@ -358,7 +374,13 @@ def delay_steps(delay, dt):
     Returns ``(steps, off)``: ``off`` marks the delays that were not on the grid (to a
     relative tolerance of 1e-6 of a step), for the caller's warning.
     """
-    exact = np.asarray(delay, dtype=float) * (1.0 / dt)
-    steps = np.floor(exact + 0.5).astype(np.int64)
-    off = np.abs(exact - steps) > 1e-6
-    return np.maximum(steps, 1), off
+    delay = np.asarray(delay, dtype=float)
+    if delay.size > 1 and delay.min() == delay.max():
+        # one delay for all (the common case): computed once, shared read-only views
+        steps, off = delay_steps(delay.flat[:1], dt)
+        return np.broadcast_to(steps, delay.shape), np.broadcast_to(off, delay.shape)
+    exact = delay * (1.0 / dt)
+    steps = np.floor(exact + 0.5)
+    np.subtract(exact, steps, out=exact)
+    off = np.abs(exact, out=exact) > 1e-6
+    return np.maximum(steps, 1).astype(np.int64), off

@@ -109,6 +109,41 @@ def test_vectorised_connectors_have_their_defining_property():
     sim.end()
 
 
+@pytest.mark.parametrize("n", [2, 5])  # drawn with rejection (n <= 8 / 4), or by keys
+def test_fixed_number_pre_draws_every_subset_equally_often(n):
+    from itertools import combinations
+
+    sim.setup(timestep=0.1)
+    pre = sim.Population(8, sim.SpikeSourcePoisson(rate=5.0))
+    post = sim.Population(20000, sim.LeakyIntegrator())
+    prj = sim.Projection(pre, post, connectors.FixedNumberPreConnector(n, rng=NumpyRNG(11)),
+                         sim.StaticSynapse(weight=0.1, delay=1.0))
+    i, j = np.array(prj.get("weight", format="list"))[:, :2].astype(int).T
+    sim.end()
+    rows = np.zeros((20000, 8), bool)
+    rows[j, i] = True
+    assert (rows.sum(axis=1) == n).all()  # n distinct sources per target
+    share = n / 8  # each source is chosen for this share of the targets
+    sd = np.sqrt(20000 * share * (1 - share))
+    assert (np.abs(rows.sum(axis=0) - 20000 * share) < 5 * sd).all(), rows.sum(axis=0)
+    subsets = {c: k for k, c in enumerate(combinations(range(8), n))}
+    code = np.array([subsets[tuple(np.flatnonzero(r))] for r in rows])
+    counts = np.bincount(code, minlength=len(subsets))
+    expected = 20000 / len(subsets)
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    dof = len(subsets) - 1
+    assert chi2 < dof + 6 * np.sqrt(2 * dof), (chi2, dof)  # uniform over the subsets
+
+
+def test_stable_order_equals_a_stable_argsort():
+    from pynn_leaky._build import stable_order
+
+    rs = np.random.RandomState(0)
+    for n_keys in (1, 300, 2**16 - 1, 2**16, 300_000):
+        keys = rs.randint(0, n_keys + 1, 50_000)
+        assert np.array_equal(stable_order(keys, n_keys), np.argsort(keys, kind="stable"))
+
+
 def test_small_world_is_not_implemented_by_pynn_itself():
     """PyNN 0.13's SmallWorldConnector.connect raises NotImplementedError on every backend."""
     sim.setup(timestep=0.1)

@@ -36,22 +36,43 @@ class SynapseTable(NamedTuple):
     weight: jax.Array  # (S,) nA (signed: inhibitory weights are negative)
 
     @staticmethod
-    def of(row_ptr, target, delay, weight, layout: "SynapseLayout"):
+    def of(row_ptr, target, delay, weight, layout: "SynapseLayout", order=None, dtype=None):
         """The table of synapses given by (S,) ``target`` (flat index into one ring slot,
         ``0 <= target < layout.n_target``) and ``delay`` (steps, ``1 <= delay <
-        layout.ring``), in CSR order (``row_ptr``); NumPy or JAX arrays. Raises ValueError
-        for a value out of these ranges or a ring too large for int32 (:func:`check_ring`)."""
+        layout.ring``), in CSR order (``row_ptr``), or in CSR order once permuted by
+        ``order`` (table position i holds synapse ``order[i]``); NumPy or JAX arrays.
+        ``weight`` is converted to ``dtype`` if given. Raises ValueError for a value out of
+        these ranges or a ring too large for int32 (:func:`check_ring`).
+
+        Built for 10^8 synapses: the offsets are formed in int32 before the one gather
+        by ``order``, and one weight shared by all synapses is filled on the device.
+        """
         check_ring(layout)
-        target, delay = np.asarray(target, np.int64), np.asarray(delay, np.int64)
+        target, delay = np.asarray(target), np.asarray(delay)
         for name, x, lo, hi in (("target", target, 0, layout.n_target),
                                 ("delay", delay, 1, layout.ring)):
-            bad = (x < lo) | (x >= hi)
-            if bad.any():
-                raise ValueError(f"synapse {int(np.flatnonzero(bad)[0])}: {name} = "
-                                 f"{int(x[bad][0])} is outside {lo} .. {hi - 1}")
+            if x.size and (x.min() < lo or x.max() >= hi):
+                bad = (x < lo) | (x >= hi)
+                i = int(np.flatnonzero(bad)[0])
+                at = i if order is None else int(np.flatnonzero(np.asarray(order) == i)[0])
+                raise ValueError(f"synapse {at}: {name} = {int(x[i])} is outside "
+                                 f"{lo} .. {hi - 1}")
+        # < ring * n_target <= RING_MAX: int32 throughout
+        offset = np.multiply(delay, layout.n_target, dtype=np.int32, casting="unsafe")
+        np.add(offset, target, out=offset, casting="unsafe")
+        if order is not None:
+            offset = offset[order]
+        if isinstance(weight, jax.Array):  # possibly traced (jax.grad): kept a JAX value
+            weight = jnp.asarray(weight if order is None else weight[jnp.asarray(order)], dtype)
+        else:
+            weight = np.asarray(weight)
+            dtype = weight.dtype if dtype is None else dtype
+            if weight.size and weight.min() == weight.max():
+                weight = jnp.full(weight.shape, weight.flat[0], dtype)
+            else:
+                weight = jnp.asarray(weight if order is None else weight[order], dtype)
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
-                            offset=jnp.asarray(delay * layout.n_target + target, jnp.int32),
-                            weight=jnp.asarray(weight))
+                            offset=jnp.asarray(offset), weight=weight)
 
 
 class SynapseLayout(NamedTuple):
