@@ -426,13 +426,20 @@ class Network:
         old = state.network
         if old is not None and getattr(old, "_syn_key", None) == self._syn_key:
             for name in ("syn_layout", "syn_table", "syn_order", "syn_empty_rows",
-                         "plastic_layout", "plastic_table", "plastic_slices", "plastic_pos"):
+                         "plastic_layout", "plastic_table", "plastic_slices", "plastic_pos",
+                         "inh_reached"):
                 setattr(self, name, getattr(old, name))
             return
         static = [p for p in state.projections if len(p) and not p._plastic]
         plastic = [p for p in state.projections if len(p) and p._plastic]
         self._steps = self._delay_steps(static + plastic, state.dt)
         pre, target, delay, weight = self._connections(static)
+        # cells reached on the inhibitory row: None where there is no such row, or no
+        # group could leave its inhibitory current out (silence_inh), so none is asked
+        eligible = any(g.model in engine.SILENT_INH_MODELS for g in self.groups)
+        self.inh_reached = np.zeros(self.n_cells, bool) if self.n_rows > 1 and eligible \
+            else None
+        self._reach_inh(target)
         # Presynaptic cells held by other ranks (emulated partition) never spike here.
         here = pre < self.n_spiking
         if not here.all():
@@ -464,6 +471,31 @@ class Network:
         except ValueError as err:  # a ring too large for int32 indices (check_ring)
             raise errors.InvalidParameterValueError(f"pynn_leaky: {err}") from None
         self._build_plastic(plastic, state)
+
+    def _reach_inh(self, target):
+        """Mark the cells that synapses with these targets reach on the inhibitory row."""
+        if self.inh_reached is not None and target.size:
+            row = target // max(self.n_cells, 1)
+            self.inh_reached[target[row == 1] % self.n_cells] = True
+
+    def silence_inh(self, st):
+        """Mark the groups whose inhibitory current (a model of engine.SILENT_INH_MODELS)
+        is zero in ``st`` and reached by no synapse: it stays zero, and the step leaves
+        it alone (engine.GroupLayout.silent_inh)."""
+        groups, start = [], 0
+        for g, values in zip(self.layout.groups, st.groups):
+            cells = slice(start, start + g.n)
+            start += g.n
+            silent = (g.model in engine.SILENT_INH_MODELS
+                      and (self.inh_reached is None or not self.inh_reached[cells].any())
+                      and not np.any(np.asarray(values.isyn_inh)))
+            groups.append(g._replace(silent_inh=bool(silent)))
+        self.layout = self.layout._replace(groups=tuple(groups))
+
+    def silence_holds(self, st):
+        """Whether the groups marked silent by :meth:`silence_inh` are still so in ``st``."""
+        return not any(g.silent_inh and np.any(np.asarray(values.isyn_inh))
+                       for g, values in zip(self.layout.groups, st.groups))
 
     @staticmethod
     def _delay_steps(projections, dt):
@@ -519,6 +551,7 @@ class Network:
             self.plastic_layout = self.plastic_table = self.plastic_pos = None
             return
         pre, target, delay, _ = self._connections(projections)
+        self._reach_inh(target)
         n = pre.size
         cols = {k: np.full(n, v) for k, v in self._PLASTIC_DEFAULTS.items()}
         kind, sign = np.zeros(n, np.int64), np.ones(n)
@@ -788,11 +821,13 @@ class Network:
             bad = int(new_state.first_bad)
             # Commit the chunk only once it has completed (interrupts leave a consistent state).
             self._dispatch(outs, k0, n, state)
-            state.engine_state = new_state
+            start, state.engine_state = state.engine_state, new_state
             state.step = k0 + n
             done += n
             progress.update(done)
             if bad >= 0:
+                bad = engine.exact_first_bad(layout, self.params, start, jnp.int32(k0),
+                                             jnp.int32(n), bad)
                 self._raise_non_finite(new_state, bad, state.dt)
 
     def _dispatch(self, outs, k0, n, state, sources=True):
@@ -929,6 +964,7 @@ def build(state, old):
     else:  # pragma: no cover - engine state without a network cannot happen
         st = net.initial_state()
     st = net.apply_pending(st)
+    net.silence_inh(st)
     if state.devices is not None and len(state.devices) > 1:
         m = engine.sharding.mesh(state.devices)
         net.params = engine.sharding.shard_params(net.params, m)

@@ -28,9 +28,21 @@ def _network():
     return _build.current(state)
 
 
-_ADDED = ("region_analysis", "skip_empty_rows")
+_ADDED = ("region_analysis", "skip_empty_rows", "check_every_step")
 """Layout fields added after format 2 that do not describe the state: left out of the
 fingerprint, which then stays the one that earlier versions wrote (their files load)."""
+_GROUP_ADDED = ("silent_inh",)
+"""The same for the fields of a group's layout (``silent_inh`` depends on the state)."""
+
+
+def _repr(value):
+    """repr of a layout field, groups without the fields of _GROUP_ADDED."""
+    if isinstance(value, tuple) and value and hasattr(value[0], "silent_inh"):
+        groups = [f"{type(g).__name__}(" + ", ".join(
+            f"{k}={v!r}" for k, v in g._asdict().items() if k not in _GROUP_ADDED) + ")"
+            for g in value]
+        return "(" + ", ".join(groups) + ("," if len(groups) == 1 else "") + ")"
+    return repr(value)
 
 
 def _fingerprint(net, rows=None):
@@ -44,7 +56,8 @@ def _fingerprint(net, rows=None):
         layout = layout._replace(synapses=layout.synapses._replace(n_target=n_target))
         if layout.plastic is not None:
             layout = layout._replace(plastic=layout.plastic._replace(n_target=n_target))
-    fields = ", ".join(f"{k}={v!r}" for k, v in layout._asdict().items() if k not in _ADDED)
+    fields = ", ".join(f"{k}={_repr(v)}" for k, v in layout._asdict().items()
+                       if k not in _ADDED)
     sizes = [p.size for p in net.neurons], [p.size for p in net.spikers]
     return f"({type(layout).__name__}({fields}), {sizes[0]!r}, {sizes[1]!r})"
 
@@ -106,6 +119,8 @@ def load_state(filename):
     state.engine_state = jax.tree.map(
         lambda new, old: jax.numpy.asarray(new, old.dtype), restored, state.engine_state
     )
+    if not net.silence_holds(state.engine_state):
+        state.mark_changed()  # rebuilt at the next run, which then reads the inhibitory current
     state.step = int(saved["step"])
     state.running = True
     for recorder in state.recorders:

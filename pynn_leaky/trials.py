@@ -122,7 +122,9 @@ def run_trials(duration, trials=None, rng_seeds=None, parameters=None, devices=N
     syn = net.layout.synapses
     # Noise switched on in some trial needs the noisy step (a static choice); only the
     # leaky integrator (alone or inside IF_curr_exp) has a noise parameter.
-    layout = net.layout._replace(synapses=syn, poisson_terms=max(
+    # check_every_step: a trial's first non-finite step is reported exactly, without
+    # running the chunk again
+    layout = net.layout._replace(synapses=syn, check_every_step=True, poisson_terms=max(
         net.layout.poisson_terms,
         es.poisson_terms(float(np.max(params.poisson.rate, initial=0.0)) * state.dt * 1e-3),
     ), groups=tuple(

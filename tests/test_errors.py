@@ -460,6 +460,17 @@ def test_usable_after_error(provoke, error):
     np.testing.assert_allclose(v, np.stack([expected] * 2, 1), rtol=0, atol=1e-9)
 
 
+def test_a_chunk_checked_at_its_end_reports_its_last_step(monkeypatch):
+    """Without running the chunk again, the divergence above (step 322) is found after the
+    chunk's last step: what exact_first_bad corrects."""
+    from pynn_leaky import engine
+
+    monkeypatch.setattr(engine, "exact_first_bad", lambda *args: args[-1])
+    sim.Population(2, sim.LeakyIntegrator(method="euler", tau=0.01, i_offset=1.0))
+    with pytest.raises(sim.NumericalError, match=r"at t = 100 ms"):
+        sim.run(150.0)
+
+
 def test_numerical_error_keeps_data_and_reset_recovers():
     """Explicit Euler with dt > 2 tau diverges: NumericalError names the population and
     the time; the data recorded so far is kept; after fixing tau and reset() it runs."""
@@ -471,6 +482,11 @@ def test_numerical_error_keeps_data_and_reset_recovers():
         sim.run(100.0)
     message = str(info.value)
     assert "unstable" in message and "euler" in message and "0.01" in message
+    # v_k = 1 - (-9)^k: the Euler step's dv/dt overflows, making v non-finite at step 322.
+    # Leaky cells are checked once per chunk (1000 steps): the chunk runs again to find
+    # that step (a check of every cell in every step found the same time).
+    assert sim.simulator.state.network.layout.chunk == 1000
+    assert "at t = 32.2 ms" in message
     v = cells.get_data().segments[0].filter(name="v")[0].magnitude
     # Euler: v_{k+1} - 1 = (1 - dt/tau)(v_k - 1) = -9 (v_k - 1), so v_k = 1 - (-9)^k exactly.
     k = np.arange(6)

@@ -69,6 +69,16 @@ def test_bad_arguments():
     assert _v(cells.get_data()).shape == (51, 6)
 
 
+def test_a_diverging_trial_is_reported_at_its_first_non_finite_step():
+    """tau = 0.01 ms with Euler diverges at step 322 (as in test_errors); tau = 10 ms
+    does not: trial 1 is named, with that step's time, not its chunk's end."""
+    sim.setup(timestep=0.1, rng_seed=4, progress=False)
+    cells = sim.Population(2, sim.LeakyIntegrator(method="euler", i_offset=1.0))
+    with pytest.raises(sim.NumericalError, match=r"trial 1 \(rng_seed \d+\) became "
+                       r"non-finite at t = 32.2 ms"):
+        sim.run_trials(150.0, trials=2, parameters={cells: {"tau": [10.0, 0.01]}})
+
+
 def test_seeds_only():
     spiking, cells = _network()
     blocks = sim.run_trials(10.0, trials=2)

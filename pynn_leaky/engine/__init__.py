@@ -28,6 +28,9 @@ from ._network import (
     RECORDABLE as RECORDABLE,
 )
 from ._network import (
+    SILENT_INH_MODELS as SILENT_INH_MODELS,
+)
+from ._network import (
     GroupLayout as GroupLayout,
 )
 from ._network import (
@@ -47,6 +50,9 @@ from ._network import (
 )
 from ._network import (
     current_values as current_values,
+)
+from ._network import (
+    exact_first_bad as exact_first_bad,
 )
 from ._network import (
     init_state as init_state,
@@ -73,6 +79,7 @@ from ._network import (
 __all__ = [
     "FIELDS",
     "RECORDABLE",
+    "SILENT_INH_MODELS",
     "GroupLayout",
     "Layout",
     "Outputs",
@@ -81,6 +88,7 @@ __all__ = [
     "State",
     "aeif",
     "current_values",
+    "exact_first_bad",
     "currents",
     "iaf",
     "gsl",

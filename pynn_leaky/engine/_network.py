@@ -118,11 +118,20 @@ FIELDS = tuple(dict.fromkeys(f for m in MODELS.values() for f in m.state._fields
 """Every per-cell state field of any model (carried across rebuilds by name)."""
 
 
+SILENT_INH_MODELS = frozenset({"leaky", "iaf"})
+"""Models whose inhibitory synaptic current is the state field ``isyn_inh`` alone: where
+it is zero and no synapse reaches it, it stays zero (see ``GroupLayout.silent_inh``)."""
+
+
 class GroupLayout(NamedTuple):
     n: int
     method: str
     has_noise: bool
     model: str = "leaky"  # a key of MODELS
+    # The group's isyn_inh is zero in every cell and no synapse reaches it (a model of
+    # SILENT_INH_MODELS), so it stays zero: the step neither reads nor rewrites it (W3,
+    # 10^5 cells: 2 of 7 passes over the cells per step). The caller guarantees it.
+    silent_inh: bool = False
 
     @property
     def spiking(self):
@@ -157,6 +166,11 @@ class Layout(NamedTuple):
     # Some spiking index has no static synapses (e.g. a spiking output layer): each
     # step's spikes are then masked before the static delivery (_step, with_synapses).
     skip_empty_rows: bool = False
+    # The finite check of v. False: groups of ABSORBING models are checked once, after
+    # the chunk's last step (a pass over their cells less per step: W3, 10^5 cells, 1 of
+    # 7), and a non-finite v found there is reported at that step (see exact_first_bad);
+    # other groups every step. True: every group every step, the first step exactly.
+    check_every_step: bool = False
 
     @property
     def n_cells(self):
@@ -379,16 +393,20 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     for gi, (g, prop, s) in enumerate(zip(layout.groups, props, state.groups)):
         sl = slice(start, start + g.n)
         receptors = MODELS[g.model].receptors
+        silent = g.silent_inh and g.model in SILENT_INH_MODELS
         new, spikes = MODELS[g.model].step(
             prop,
-            s,
+            s._replace(isyn_inh=no_inh) if silent else s,
             i_inj[sl],
             rows[:receptors, sl] if receptors else rows[0, sl],
-            None if receptors else rows[1, sl] if rows.shape[0] > 1 else no_inh,
+            None if receptors else rows[1, sl] if rows.shape[0] > 1 and not silent
+            else no_inh,
             jax.random.fold_in(noise_key, gi),
             g.method,
             g.has_noise,
         )
+        if silent:  # zero, unchanged: the loop carries it through untouched
+            new = new._replace(isyn_inh=s.isyn_inh)
         new_groups.append(new)
         if spikes is not None:
             emitted.append(spikes)
@@ -484,18 +502,34 @@ def _one_spike_per_step(layout: Layout) -> bool:
 packs_spikes = _one_spike_per_step
 
 
+ABSORBING = frozenset({"leaky"})
+"""Models in which a non-finite v stays non-finite (no threshold or reset can make it
+finite again): checking v once at the end of a chunk finds every cell that became
+non-finite in it (see ``Layout.check_every_step``)."""
+
+
 def _bad_cells(bad, state: State, k):
     """Per group, each cell's first step with non-finite v (-1 if none), given ``state``
-    at step ``k``; reduced over the cells by :func:`_first_bad`."""
-    return tuple(jnp.where((b < 0) & ~jnp.isfinite(s.v), k, b)
+    at step ``k``; reduced over the cells by :func:`_first_bad`. A group whose entry of
+    ``bad`` is None is not checked."""
+    return tuple(None if b is None else jnp.where((b < 0) & ~jnp.isfinite(s.v), k, b)
                  for b, s in zip(bad, state.groups))
+
+
+def _start_bad(layout: Layout, state: State, every_step=True):
+    """The finite check's per-cell first bad steps at the start of a loop: -1 for the
+    groups checked every step, None for those checked only at the end (see
+    ``Layout.check_every_step``)."""
+    return tuple(jnp.full(s.v.shape, -1, jnp.int32)
+                 if every_step or g.model not in ABSORBING else None
+                 for g, s in zip(layout.groups, state.groups))
 
 
 def _first_bad(state: State, bad) -> State:
     """``state`` with ``first_bad`` set from :func:`_bad_cells` unless already set."""
     none = jnp.iinfo(jnp.int32).max
     first = jnp.min(jnp.asarray([jnp.min(jnp.where(b >= 0, b, none), initial=none)
-                                 for b in bad] + [none]))
+                                 for b in bad if b is not None] + [none]))
     found = jnp.where(first < none, first, -1)
     return state._replace(
         first_bad=jnp.where(state.first_bad >= 0, state.first_bad, found))
@@ -577,8 +611,9 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
         return j + 1, st, rows, cur, bad, window
 
     # The finite check keeps, per cell, the first step with a non-finite v (elementwise,
-    # one small kernel per step) and reduces over the cells once per chunk.
-    bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
+    # one small kernel per step) and reduces over the cells once per chunk; groups of
+    # ABSORBING models only after the last step, unless layout.check_every_step.
+    bad = _start_bad(layout, state, layout.check_every_step)
     carry = (jnp.asarray(0, jnp.int32), state, rows, currents, bad,
              _start_window(layout, state))
     block = layout.steps_per_sync
@@ -590,6 +625,9 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
         lambda c: c[0] < n_active, step, carry)
     state = _flush_window(layout, params, prepared, state, window, k0 + n_active)
     state = _append_post(layout, params, state, k0 + n_active, n_active > 0)
+    # groups checked at the end: a non-finite v now became so at some step of the chunk
+    bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) if b is None else b
+                for b, s in zip(bad, state.groups))
     rows, bad = put(rows, state, n_active, bad)
     state = _first_bad(state, bad)
     return state, Outputs(**{f: r[1:] for f, r in rows.items()}, currents=currents)
@@ -649,6 +687,19 @@ def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
 run_chunk._cache_size = lambda: sum(_chunk_jit(o)._cache_size() for o in (False, True))
 
 
+def exact_first_bad(layout: Layout, params: Params, state: State, k0, n_active,
+                    reported: int) -> int:
+    """The first step with a non-finite v in the chunk that :func:`run_chunk` ran from
+    ``state`` (step ``k0``), given the ``first_bad`` it ``reported`` (>= 0). Where that may
+    be the chunk's last step standing for an earlier one (``Layout.check_every_step``),
+    the chunk runs again with every group checked every step (a second program, compiled
+    when first needed: a non-finite state is an error)."""
+    if layout.check_every_step or not any(g.model in ABSORBING for g in layout.groups):
+        return reported
+    exact = layout._replace(check_every_step=True)
+    return int(run_chunk(exact, params, state, k0, n_active)[0].first_bad)
+
+
 @lru_cache(maxsize=32)
 def _batched(layout: Layout, treedef, axes: tuple, devices: tuple | None):
     in_axes = jax.tree.unflatten(treedef, axes)
@@ -697,7 +748,7 @@ def simulate(layout: Layout, params: Params, state: State, k0, n_steps: int):
         bad = _bad_cells(bad, st, k0 + j + 1)
         return (st, bad, window), Outputs(**_record(params.recording, st), currents=values)
 
-    bad = tuple(jnp.full(s.v.shape, -1, jnp.int32) for s in state.groups)
+    bad = _start_bad(layout, state)
     (state, bad, window), outputs = lax.scan(
         body, (state, bad, _start_window(layout, state)),
         (jnp.arange(n_steps, dtype=jnp.int32), draws))
