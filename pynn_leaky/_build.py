@@ -160,13 +160,15 @@ def population_parts(cell_set, local):
 
 def global_index(cell_set, local, offsets):
     """Indices within `cell_set` to indices in an engine index space (`offsets` per pop);
-    -1 for cells held by another rank (emulated partition)."""
+    -1 for cells held by another rank (emulated partition). Read only: possibly `local`
+    itself (a whole population at offset 0: no copy of 10^8 indices)."""
     parts = population_parts(cell_set, local)
     out = np.empty(np.shape(local), np.int64) if len(parts) != 1 else None
     for pop, where, idx in parts:
         pos = local_positions(pop, idx)
-        index = offsets[id(pop)] + pos if pop._all_local \
-            else np.where(pos >= 0, offsets[id(pop)] + pos, -1)
+        offset = offsets[id(pop)]
+        index = (pos + offset if offset else pos) if pop._all_local \
+            else np.where(pos >= 0, offset + pos, -1)
         if out is None:  # one part: all positions, in order
             return index
         out[where] = index
@@ -529,11 +531,12 @@ class Network:
             source = global_index(prj.pre, prj._pre, self.spike_offset)
             pre.append(source if source.min(initial=0) >= 0
                        else np.where(source >= 0, source, self.n_spiking))
-            post = global_index(prj.post, prj._post, self.cell_offset)  # a new array
-            post += _receptor_row(prj) * self.n_cells
-            target.append(post)
+            post = global_index(prj.post, prj._post, self.cell_offset)
+            row = _receptor_row(prj)
+            target.append(post + row * self.n_cells if row else post)
             delay.append(self._steps[id(prj)])
             weight.append(prj._weight)
+
         def cat(xs, dtype):  # no copy of a single projection's array (read only here)
             x = xs[0] if len(xs) == 1 else np.concatenate(xs) if xs else np.zeros(0)
             return np.asarray(x).astype(dtype, copy=False)
@@ -828,6 +831,7 @@ class Network:
             if bad >= 0:
                 bad = engine.exact_first_bad(layout, self.params, start, jnp.int32(k0),
                                              jnp.int32(n), bad)
+                state.engine_state = new_state._replace(first_bad=jnp.int32(bad))
                 self._raise_non_finite(new_state, bad, state.dt)
 
     def _dispatch(self, outs, k0, n, state, sources=True):

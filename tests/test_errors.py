@@ -487,6 +487,8 @@ def test_numerical_error_keeps_data_and_reset_recovers():
     # that step (a check of every cell in every step found the same time).
     assert sim.simulator.state.network.layout.chunk == 1000
     assert "at t = 32.2 ms" in message
+    with pytest.raises(sim.NumericalError, match=r"at t = 32.2 ms"):
+        sim.run(10.0)  # the state is still non-finite, since step 322
     v = cells.get_data().segments[0].filter(name="v")[0].magnitude
     # Euler: v_{k+1} - 1 = (1 - dt/tau)(v_k - 1) = -9 (v_k - 1), so v_k = 1 - (-9)^k exactly.
     k = np.arange(6)
