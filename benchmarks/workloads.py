@@ -9,7 +9,8 @@ W3 (LeakyIntegrator populations of N cells with fan-in 100 from Poisson sources)
 W4 (building N synapses with FixedProbability and FixedNumberPre and random delays),
 W5 (STDP: 1000 Poisson sources at 10 Hz -> 1000 IF_curr_exp, p = 0.1, additive pair STDP),
 W6 (spiking readout: 1000 Poisson sources -> N IF_curr_exp that project nowhere).
-BACKEND: pynn_leaky, pynn_leaky32 (float32), pynn_leaky1t (setup(threads=1)), nest, brian2.
+BACKEND: pynn_leaky, pynn_leaky32 (float32), pynn_leakyNt (setup(threads=N), e.g.
+pynn_leaky2t; pynn_leaky's default is one thread since session 9), nest, brian2.
 Prints one JSON line with the timings (s), peak RSS (MiB) and a few counts.
 On peers the LeakyIntegrator is IF_curr_exp with cm = tau/R and an unreachable threshold.
 """
@@ -18,6 +19,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import resource
 import time
 
@@ -25,9 +27,9 @@ T0 = time.perf_counter()
 
 
 def _sim(backend):
-    name = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "pynn_leaky32": "pynn_leaky",
-            "pynn_leaky1t": "pynn_leaky"}
-    sim = importlib.import_module(name.get(backend, backend))
+    name = {"nest": "pyNN.nest", "brian2": "pyNN.brian2"}
+    sim = importlib.import_module("pynn_leaky" if backend.startswith("pynn_leaky")
+                                  else name.get(backend, backend))
     return sim, time.perf_counter() - T0
 
 
@@ -35,8 +37,9 @@ def _setup(sim, backend, **kw):
     if backend.startswith("pynn_leaky"):
         kw.update(precision="float32" if backend == "pynn_leaky32" else "float64", rng_seed=1,
                   progress=False)
-        if backend == "pynn_leaky1t":  # one worker thread in JAX's CPU runtime
-            kw.update(threads=1)
+        threads = re.fullmatch(r"pynn_leaky(\d+)t", backend)
+        if threads:  # worker threads of JAX's CPU runtime
+            kw.update(threads=int(threads.group(1)))
     elif backend == "nest":
         kw.update(threads=os.cpu_count(), spike_precision="on_grid")
     sim.setup(timestep=0.1, **kw)

@@ -74,8 +74,9 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         default 64): postsynaptic spikes kept per cell for STDP
         pairing (at least the delay ring's length is kept; older ones are applied to the
         synapses that still need them when dropped, see README). ``threads`` (int >= 1,
-        as pyNN.nest's): worker threads of JAX's CPU runtime; it takes effect only if JAX
-        has not run anything yet in this process (see README "Threads"). Options of
+        as pyNN.nest's; default DEFAULT_THREADS = 1, or ``NPROC`` if set): worker threads
+        of JAX's CPU runtime; it takes effect only if JAX has not run anything yet in this
+        process (see README "Threads"). Options of
         other backends are accepted and ignored; the common misspellings
         ``dt``, ``time_step``, ``mindelay``, ``maxdelay`` raise TypeError.
         ``num_processes`` (int >= 1) and ``rank`` (0 <= rank < num_processes) select an
@@ -177,14 +178,26 @@ def _partition(extra_params):
 
 
 _started_threads = [None]  # threads given to the first setup() that started JAX
+_started_by_default = [False]  # ... when that setup() gave none (DEFAULT_THREADS)
+
+DEFAULT_THREADS = 1
+"""Worker threads of JAX's CPU runtime when the first ``setup()`` gives none and ``NPROC``
+is not set. XLA's threads split single array operations, and the handovers cost more than
+they gain for the engine's operations of tens of microseconds: on 2 cores one thread ran
+W3 (10^5 cells) 1.75 -> 1.32 s, W5 0.60 -> 0.47 s, W2c 2.71 -> 2.20 s, W1 and W2 3-10 %
+faster, and W3 at 10^6 cells equally fast (README "Threads")."""
 
 
 def _threads(threads):
     """Start JAX's backends with ``threads`` worker threads in the CPU runtime (XLA reads
     them from ``NPROC`` when its CPU client starts, once per process); warn when JAX has
-    already started with another number."""
-    if threads is None:
-        return
+    already started with another number. None: DEFAULT_THREADS if this starts JAX and
+    the environment sets no ``NPROC``, else nothing."""
+    default = threads is None
+    if default:
+        if _jax_started() is not False or "NPROC" in os.environ:
+            return
+        threads = DEFAULT_THREADS
     threads = _count("threads", threads)
     started = _jax_started()
     if started is False or (started is None and _started_threads[0] is None):
@@ -198,16 +211,23 @@ def _threads(threads):
             else:
                 os.environ["NPROC"] = before
         if started is False:
-            _started_threads[0] = threads
+            _started_threads[0], _started_by_default[0] = threads, default
         return
-    running = _started_threads[0] or _default_threads()
+    running = cpu_threads()
     if started and running != threads:
+        how = "" if not _started_threads[0] else " (pynn_leaky's default)" \
+            if _started_by_default[0] else f" (setup(threads={running}))"
         _warnings.warn(
             f"threads = {threads} has no effect: JAX's CPU runtime was already started in "
-            f"this process with {running} thread(s)"
-            + (f" (setup(threads={running}))" if _started_threads[0] else "")
-            + "; it can only be chosen before JAX runs anything, e.g. in the first "
-            f"setup() of the script or with NPROC={threads} in the environment")
+            f"this process with {running} thread(s){how}; it can only be chosen before JAX "
+            f"runs anything, e.g. in the first setup() of the script or with NPROC={threads} "
+            "in the environment")
+
+
+def cpu_threads():
+    """The worker threads of JAX's CPU runtime in this process: those pynn_leaky started
+    it with, else XLA's own choice (``NPROC`` if set, else the cores available)."""
+    return _started_threads[0] or _default_threads()
 
 
 def _cpu_devices(devices):

@@ -54,14 +54,18 @@ def _run(threads, **env_extra):
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
 def test_threads_set_the_cpu_runtime_workers_and_leave_results_unchanged():
+    from pynn_leaky.control import DEFAULT_THREADS
+
     default = _run(None)
     if default["workers"] == 0:
         pytest.skip("this jaxlib names its CPU worker threads otherwise")
-    three, one = _run(3), _run(1, NPROC="5")
+    three, one, env_two = _run(3), _run(1, NPROC="5"), _run(None, NPROC="2")
+    assert default["workers"] == DEFAULT_THREADS == 1  # the default, not the cores
     assert (three["workers"], one["workers"]) == (3, 1)  # threads wins over NPROC
+    assert env_two["workers"] == 2  # without threads, the environment's NPROC decides
     assert three["nproc_left"] is None and one["nproc_left"] == "5"  # env restored
     assert default["spikes"] > 20
-    for other in (three, one):  # the threads split the work, never change the result
+    for other in (three, one, env_two):  # the threads split the work, never change it
         assert other["v"] == default["v"]
         assert other["w"] == default["w"]
         assert other["spikes"] == default["spikes"]
@@ -76,9 +80,9 @@ def test_threads_after_jax_started_warns_and_keeps_running():
     jnp.zeros(1).block_until_ready()  # JAX's backends are running in this process
     with pytest.warns(UserWarning, match=r"threads = 7 has no effect.*NPROC=7"):
         sim.setup(timestep=0.1, threads=np.int64(7))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count()
-    running = int(os.environ.get("NPROC") or 0) or cores
+    from pynn_leaky.control import cpu_threads
+
+    running = cpu_threads()  # pynn_leaky's default if an earlier setup() started JAX
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the number already running: nothing to say
         sim.setup(timestep=0.1, threads=running)
