@@ -130,7 +130,8 @@ class GroupLayout(NamedTuple):
     model: str = "leaky"  # a key of MODELS
     # The group's isyn_inh is zero in every cell and no synapse reaches it (a model of
     # SILENT_INH_MODELS), so it stays zero: the step neither reads nor rewrites it (W3,
-    # 10^5 cells: 2 of 7 passes over the cells per step). The caller guarantees it.
+    # 10^5 cells: one of 5 passes over the cells per step less, and one input less for
+    # the v update). The caller guarantees it.
     silent_inh: bool = False
 
     @property
@@ -168,7 +169,7 @@ class Layout(NamedTuple):
     skip_empty_rows: bool = False
     # The finite check of v. False: groups of ABSORBING models are checked once, after
     # the chunk's last step (a pass over their cells less per step: W3, 10^5 cells, 1 of
-    # 7), and a non-finite v found there is reported at that step (see exact_first_bad);
+    # 5), and a non-finite v found there is reported at that step (see exact_first_bad);
     # other groups every step. True: every group every step, the first step exactly.
     check_every_step: bool = False
 
