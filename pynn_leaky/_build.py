@@ -477,27 +477,30 @@ class Network:
     def _reach_inh(self, target):
         """Mark the cells that synapses with these targets reach on the inhibitory row."""
         if self.inh_reached is not None and target.size:
-            row = target // max(self.n_cells, 1)
-            self.inh_reached[target[row == 1] % self.n_cells] = True
+            n = self.n_cells
+            self.inh_reached[target[(target >= n) & (target < 2 * n)] - n] = True
 
-    def silence_inh(self, st):
-        """Mark the groups whose inhibitory current (a model of engine.SILENT_INH_MODELS)
-        is zero in ``st`` and reached by no synapse: it stays zero, and the step leaves
-        it alone (engine.GroupLayout.silent_inh)."""
-        groups, start = [], 0
+    def _silent(self, st):
+        """Per group: whether its inhibitory current (a model of engine.SILENT_INH_MODELS)
+        is zero in ``st`` and reached by no synapse, so that it stays zero."""
+        flags, start = [], 0
         for g, values in zip(self.layout.groups, st.groups):
             cells = slice(start, start + g.n)
             start += g.n
-            silent = (g.model in engine.SILENT_INH_MODELS
-                      and (self.inh_reached is None or not self.inh_reached[cells].any())
-                      and not np.any(np.asarray(values.isyn_inh)))
-            groups.append(g._replace(silent_inh=bool(silent)))
-        self.layout = self.layout._replace(groups=tuple(groups))
+            flags.append(g.model in engine.SILENT_INH_MODELS
+                         and (self.inh_reached is None or not self.inh_reached[cells].any())
+                         and not np.any(np.asarray(values.isyn_inh)))
+        return flags
+
+    def silence_inh(self, st):
+        """Let the step leave out the inhibitory currents that stay zero from ``st`` on
+        (engine.GroupLayout.silent_inh)."""
+        self.layout = self.layout._replace(groups=tuple(
+            g._replace(silent_inh=bool(f)) for g, f in zip(self.layout.groups, self._silent(st))))
 
     def silence_holds(self, st):
         """Whether the groups marked silent by :meth:`silence_inh` are still so in ``st``."""
-        return not any(g.silent_inh and np.any(np.asarray(values.isyn_inh))
-                       for g, values in zip(self.layout.groups, st.groups))
+        return all(f or not g.silent_inh for g, f in zip(self.layout.groups, self._silent(st)))
 
     @staticmethod
     def _delay_steps(projections, dt):

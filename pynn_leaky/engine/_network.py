@@ -517,13 +517,19 @@ def _bad_cells(bad, state: State, k):
                  for b, s in zip(bad, state.groups))
 
 
+def _checked_at_end(layout: Layout):
+    """Per group: whether its finite check runs only after a chunk's last step (see
+    ``Layout.check_every_step``)."""
+    return tuple(not layout.check_every_step and g.model in ABSORBING for g in layout.groups)
+
+
 def _start_bad(layout: Layout, state: State, every_step=True):
     """The finite check's per-cell first bad steps at the start of a loop: -1 for the
-    groups checked every step, None for those checked only at the end (see
-    ``Layout.check_every_step``)."""
-    return tuple(jnp.full(s.v.shape, -1, jnp.int32)
-                 if every_step or g.model not in ABSORBING else None
-                 for g, s in zip(layout.groups, state.groups))
+    groups checked every step, None for those checked only at the end (``every_step``
+    False: as the layout says)."""
+    at_end = _checked_at_end(layout) if not every_step else (False,) * len(state.groups)
+    return tuple(None if end else jnp.full(s.v.shape, -1, jnp.int32)
+                 for end, s in zip(at_end, state.groups))
 
 
 def _first_bad(state: State, bad) -> State:
@@ -614,7 +620,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     # The finite check keeps, per cell, the first step with a non-finite v (elementwise,
     # one small kernel per step) and reduces over the cells once per chunk; groups of
     # ABSORBING models only after the last step, unless layout.check_every_step.
-    bad = _start_bad(layout, state, layout.check_every_step)
+    bad = _start_bad(layout, state, every_step=False)
     carry = (jnp.asarray(0, jnp.int32), state, rows, currents, bad,
              _start_window(layout, state))
     block = layout.steps_per_sync
@@ -695,7 +701,7 @@ def exact_first_bad(layout: Layout, params: Params, state: State, k0, n_active,
     be the chunk's last step standing for an earlier one (``Layout.check_every_step``),
     the chunk runs again with every group checked every step (a second program, compiled
     when first needed: a non-finite state is an error)."""
-    if layout.check_every_step or not any(g.model in ABSORBING for g in layout.groups):
+    if not any(_checked_at_end(layout)):
         return reported
     exact = layout._replace(check_every_step=True)
     return int(run_chunk(exact, params, state, k0, n_active)[0].first_bad)
