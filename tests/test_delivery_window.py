@@ -42,6 +42,13 @@ def _network(every_step, seed=3):
     return exc, out
 
 
+@pytest.fixture(params=["0", "1"], ids=["condition", "window_blocks"])
+def blocks(request, monkeypatch):
+    """Both loop forms of a window: a per-step condition, and whole windows as blocks."""
+    monkeypatch.setenv("PYNN_LEAKY_WINDOW_BLOCKS", request.param)
+    return request.param == "1"
+
+
 def _interval():
     return sim.simulator.state.network.layout.interval
 
@@ -53,12 +60,13 @@ def _results(exc, out, segment=0):
 
 
 @pytest.mark.parametrize("durations", [(100.0,), (23.7, 0.1, 51.1, 25.0)])
-def test_delivery_per_interval_equals_delivery_per_step(durations):
+def test_delivery_per_interval_equals_delivery_per_step(durations, blocks):
     runs = {}
     for every_step in (False, True):
         exc, out = _network(every_step)
         for d in durations:  # runs ending inside an interval leave spikes undelivered
             sim.run(d)
+        assert sim.simulator.state.network.layout.window_blocks == blocks
         runs[every_step] = (_interval(), *_results(exc, out))
         sim.end()
     (d_window, v_window, s_window), (d_step, v_step, s_step) = runs[False], runs[True]
@@ -68,7 +76,7 @@ def test_delivery_per_interval_equals_delivery_per_step(durations):
     assert all(np.array_equal(a, b) for a, b in zip(s_window, s_step))
 
 
-def test_batched_trials_deliver_per_interval_too():
+def test_batched_trials_deliver_per_interval_too(blocks):
     results = {}
     for every_step in (False, True):
         exc, out = _network(every_step)
@@ -109,7 +117,7 @@ def _resume_from_step_123(path, monkeypatch, **env):
     assert all(np.array_equal(a, b) for a, b in zip(spikes, tail))
 
 
-def test_checkpoint_inside_an_interval_resumes_exactly(tmp_path, monkeypatch):
+def test_checkpoint_inside_an_interval_resumes_exactly(tmp_path, monkeypatch, blocks):
     _resume_from_step_123(str(tmp_path / "mid.npz"), monkeypatch)
     sim.end()
 
@@ -121,12 +129,28 @@ def test_a_checkpoint_loads_under_another_interval_and_loop_setting(tmp_path, mo
     sim.end()
 
 
+def test_a_checkpoint_loads_with_window_blocks_turned_on(tmp_path, monkeypatch):
+    _resume_from_step_123(str(tmp_path / "mid.npz"), monkeypatch,
+                          PYNN_LEAKY_WINDOW_BLOCKS="1")
+    assert sim.simulator.state.network.layout.window_blocks
+    sim.end()
+
+
 @pytest.mark.parametrize("value", ["ten", "0", "-3"])
 def test_a_bad_interval_setting_is_refused_by_name(monkeypatch, value):
     monkeypatch.setenv("PYNN_LEAKY_DELIVERY_INTERVAL", value)
     _network(False)
     with pytest.raises(sim.errors.InvalidParameterValueError,
                        match=f"PYNN_LEAKY_DELIVERY_INTERVAL = '{value}' is not allowed.*>= 1"):
+        sim.run(1.0)
+    sim.end()
+
+
+def test_a_bad_window_blocks_setting_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("PYNN_LEAKY_WINDOW_BLOCKS", "yes")
+    _network(False)
+    with pytest.raises(sim.errors.InvalidParameterValueError,
+                       match="PYNN_LEAKY_WINDOW_BLOCKS = 'yes' is not allowed: use 1 .*0"):
         sim.run(1.0)
     sim.end()
 

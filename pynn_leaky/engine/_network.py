@@ -172,6 +172,12 @@ class Layout(NamedTuple):
     # 5), and a non-finite v found there is reported at that step (see exact_first_bad);
     # other groups every step. True: every group every step, the first step exactly.
     check_every_step: bool = False
+    # With interval D > 1: the chunk loop runs whole windows of D steps (from a step k
+    # with k % D == 0) as one unrolled block that delivers the window after its last step,
+    # without a per-step condition; the steps before the first and after the last whole
+    # window run one at a time. The same results; on a GPU each conditional is a kernel
+    # launch and a dependency, so the batched delivery pays only without them.
+    window_blocks: bool = False
 
     @property
     def n_cells(self):
@@ -328,7 +334,7 @@ def _source_draws(layout: Layout, params: Params, k0, n_steps: int):
 
 
 def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=True,
-          window=None):
+          window=None, deliver=None):
     """Advance the whole network from step k to step k + 1; return (state, values, window).
 
     ``u`` (n_poisson,) are the random sources' draws for step k + 1; ``values``
@@ -338,6 +344,9 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     later steps still hold the last interval's, already delivered; see
     :func:`_start_window`). The step adds ``state.pending`` (step k) as row
     ``k % interval`` and delivers the window when ``k % interval == interval - 1``.
+    ``deliver`` (static): whether ``k % interval == interval - 1``, if known when
+    tracing (a step of a whole-window block; then the delivery needs no condition), else
+    None.
     ``first_bad`` is left to the caller (:func:`_bad_cells`). ``post=False`` leaves the cells'
     spikes of step k + 1 out of the plastic synapses' postsynaptic history (their effect
     on the weights is applied): the caller then adds them with :func:`_append_post`
@@ -365,10 +374,12 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
         # after a delivery: each is overwritten before the next one.
         D = window.shape[0]
         window = put_row(window, pending, k % D)
-        ring = lax.cond(
-            k % D == D - 1,
-            lambda r: _synapses.deliver(params.synapses, r, window, k - (D - 1), syn, pre),
-            lambda r: r, ring)
+        delivered = partial(_synapses.deliver, params.synapses, counts=window,
+                            k=k - (D - 1), layout=syn, prepared=pre)
+        if deliver is None:
+            ring = lax.cond(k % D == D - 1, delivered, lambda r: r, ring)
+        elif deliver:
+            ring = delivered(ring)
     plastic = state.plastic
     if layout.plastic is not None:
         transmit_key = jax.random.fold_in(jax.random.fold_in(key, _TRANSMIT), k)
@@ -605,7 +616,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
         rows = {f: put_row(rows[f], new[f], j) for f in rows}
         return rows, _bad_cells(bad, st, k0 + j)
 
-    def step(carry):
+    def step(carry, deliver=None):
         j, st, rows, cur, bad, window = carry
         rows, bad = put(rows, st, j, bad)
         # The postsynaptic history gets the cells' spikes of the last step here, before
@@ -613,7 +624,7 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
         # the delivery (on which the spikes do not depend), it was copied every step.
         st = _append_post(layout, params, st, k0 + j, j > 0)
         st, values, window = _step(layout, params, prepared, st, k0 + j, draws[j],
-                                   post=False, window=window)
+                                   post=False, window=window, deliver=deliver)
         cur = put_row(cur, values, j)
         return j + 1, st, rows, cur, bad, window
 
@@ -623,6 +634,20 @@ def _run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     bad = _start_bad(layout, state, every_step=False)
     carry = (jnp.asarray(0, jnp.int32), state, rows, currents, bad,
              _start_window(layout, state))
+    D = layout.interval
+    if layout.window_blocks and D > 1:
+        # up to D - 1 single steps to the first window boundary, then whole windows
+        carry = lax.while_loop(lambda c: (c[0] < n_active) & ((k0 + c[0]) % D != 0),
+                               step, carry)
+
+        def window_block(c):
+            # A loop, not D unrolled steps: unrolled, XLA fused each step's cell update
+            # into the next step's recording, which kept the ring alive (CPU: a copy of
+            # the whole ring per step, 25 x slower).
+            c = lax.fori_loop(0, D - 1, lambda _, c: step(c, deliver=False), c)
+            return step(c, deliver=True)
+
+        carry = lax.while_loop(lambda c: c[0] + D <= n_active, window_block, carry)
     block = layout.steps_per_sync
     if block > 1:
         carry = lax.while_loop(
