@@ -18,6 +18,8 @@ if [ "${1:-}" = "--fetch" ]; then
     exit 0
 fi
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD:/tmp/site"
+# first runs compile (as earlier GPU numbers did): no on-disk compile cache between runs
+export PYNN_LEAKY_COMPILE_CACHE="${PYNN_LEAKY_COMPILE_CACHE:-0}"
 OUTDIR="${OUT:-.}"
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl
 if ! python3 -c "import pynn_leaky" 2>"$OUTDIR/import_error.txt"; then

@@ -19,6 +19,9 @@ import sys
 import time
 
 MIB = 1024 * 1024
+# Peaks as in a script's first run: programs compiled, not loaded from the on-disk compile
+# cache (set PYNN_LEAKY_COMPILE_CACHE to a directory to measure a run again).
+os.environ.setdefault("PYNN_LEAKY_COMPILE_CACHE", "0")
 
 
 def rss_now():

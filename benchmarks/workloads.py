@@ -10,7 +10,10 @@ W4 (building N synapses with FixedProbability and FixedNumberPre and random dela
 W5 (STDP: 1000 Poisson sources at 10 Hz -> 1000 IF_curr_exp, p = 0.1, additive pair STDP),
 W6 (spiking readout: 1000 Poisson sources -> N IF_curr_exp that project nowhere).
 BACKEND: pynn_leaky, pynn_leaky32 (float32), pynn_leakyNt (setup(threads=N), e.g.
-pynn_leaky2t; pynn_leaky's default is one thread since session 9), nest, brian2.
+pynn_leaky2t; pynn_leaky's default is one thread since session 9), pynn_leaky_warm, nest,
+brian2. pynn_leaky backends compile every program (PYNN_LEAKY_COMPILE_CACHE=0), except
+pynn_leaky_warm: it uses the compile cache that PYNN_LEAKY_COMPILE_CACHE names (run.py
+fills one in a run before the measured one), as a script run again does.
 Prints one JSON line with the timings (s), peak RSS (MiB) and a few counts.
 On peers the LeakyIntegrator is IF_curr_exp with cm = tau/R and an unreachable threshold.
 """
@@ -28,6 +31,9 @@ T0 = time.perf_counter()
 
 def _sim(backend):
     name = {"nest": "pyNN.nest", "brian2": "pyNN.brian2"}
+    if backend.startswith("pynn_leaky") and not backend.endswith("_warm"):
+        # cold: every program compiled in this process (no on-disk compile cache)
+        os.environ["PYNN_LEAKY_COMPILE_CACHE"] = "0"
     sim = importlib.import_module("pynn_leaky" if backend.startswith("pynn_leaky")
                                   else name.get(backend, backend))
     return sim, time.perf_counter() - T0

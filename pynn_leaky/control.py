@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from pyNN import common, errors
 
-from . import _warnings, simulator
+from . import _compile_cache, _warnings, simulator
 
 PRECISIONS = ("float64", "float32")
 
@@ -76,7 +76,9 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
         synapses that still need them when dropped, see README). ``threads`` (int >= 1,
         as pyNN.nest's; default DEFAULT_THREADS = 1, or ``NPROC`` if set): worker threads
         of JAX's CPU runtime; it takes effect only if JAX has not run anything yet in this
-        process (see README "Threads"). Options of
+        process (see README "Threads"). Compiled programs are cached on disk across
+        processes (``PYNN_LEAKY_COMPILE_CACHE``, read at the first setup(); see README
+        "Compile cache"). Options of
         other backends are accepted and ignored; the common misspellings
         ``dt``, ``time_step``, ``mindelay``, ``maxdelay`` raise TypeError.
         ``num_processes`` (int >= 1) and ``rank`` (0 <= rank < num_processes) select an
@@ -124,6 +126,7 @@ def setup(timestep=0.1, min_delay="auto", max_delay="auto", rng_seed=None,
     # before anything that starts it (devices, partition).
     _cpu_devices(devices)
     _threads(extra_params.get("threads"))
+    _compile_cache.configure(cpu_threads())
     devices = device_list(devices)
     if precision_of_spikes == "off_grid":
         _warnings.warn(
