@@ -169,13 +169,14 @@ class Population(_Get, common.Population):
                 "use one of list_standard_models()"
             )
         first = simulator.state.id_counter
-        self.all_cells = np.array(
-            [simulator.ID(i) for i in range(first, first + self.size)], dtype=simulator.ID
-        )
+        self.all_cells = np.fromiter(map(simulator.ID, range(first, first + self.size)),
+                                     dtype=simulator.ID, count=self.size)
         self._mask_local = simulator.state.local_mask(self.all_cells)
         self._all_local = bool(self._mask_local.all())
         for cell in self.all_cells:
-            cell.parent = self
+            # what ID.__setattr__ does for "parent", without its Python call (10^6 cells:
+            # 0.6 s of the 1.9 s that creating them took)
+            cell.__dict__["parent"] = self
         simulator.state.id_counter += self.size
         ps = self.celltype.native_parameters
         try:

@@ -33,7 +33,8 @@ class SynapseTable(NamedTuple):
 
     row_ptr: jax.Array  # (n_pre + 1,) int32, synapses of pre i are row_ptr[i]:row_ptr[i+1]
     offset: jax.Array  # (S,) int32 delay * n_target + target, 1 <= delay < L
-    weight: jax.Array  # (S,) nA (signed: inhibitory weights are negative)
+    # (S,) nA (signed: inhibitory weights are negative), or (1,): one weight for all
+    weight: jax.Array
 
     @staticmethod
     def of(row_ptr, target, delay, weight, layout: "SynapseLayout", order=None, dtype=None):
@@ -45,7 +46,8 @@ class SynapseTable(NamedTuple):
         these ranges or a ring too large for int32 (:func:`check_ring`).
 
         Built for 10^8 synapses: the offsets are formed in int32 before the one gather
-        by ``order``, and one weight shared by all synapses is filled on the device.
+        by ``order``, and one weight shared by all synapses (NumPy values) is kept as one
+        value, shape (1,) (W3 at 10^6 cells: 800 MB less, and no weight read per event).
         """
         check_ring(layout)
         target, delay = np.asarray(target), np.asarray(delay)
@@ -68,7 +70,7 @@ class SynapseTable(NamedTuple):
             weight = np.asarray(weight)
             dtype = weight.dtype if dtype is None else dtype
             if weight.size and weight.min() == weight.max():
-                weight = jnp.full(weight.shape, weight.flat[0], dtype)
+                weight = jnp.full((1,), weight.flat[0], dtype)
             else:
                 weight = jnp.asarray(weight if order is None else weight[order], dtype)
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
@@ -284,7 +286,9 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows):
         start = jnp.minimum(first, layout.n_syn - fmax)  # slices stay inside the table
         syn = start[:, None] + lane[None, :]
         valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
-        w = slices(table.weight, start) * counts[spiking][:, None].astype(buf.dtype)
+        weight = table.weight[0] if table.weight.shape[0] == 1 \
+            else slices(table.weight, start)  # (1,): one weight for all synapses
+        w = weight * counts[spiking][:, None].astype(buf.dtype)
         idx = _ring_index(base[:, None], slices(table.offset, start), size)
         idx = jnp.where(valid, idx, size).ravel()  # out of bounds: dropped
         w = jnp.where(valid, w, 0.0).ravel()
