@@ -57,16 +57,22 @@ def _steps_per_sync():
     return _env_int("PYNN_LEAKY_STEPS_PER_SYNC") or 1
 
 
-def _window_blocks():
-    """Whether the chunk loop runs whole delivery windows as unrolled blocks
-    (``Layout.window_blocks``): ``PYNN_LEAKY_WINDOW_BLOCKS`` 1 (on) or 0 (off); default
-    off."""
-    chosen = os.environ.get("PYNN_LEAKY_WINDOW_BLOCKS", "").strip()
+def _env_switch(name):
+    """The on/off setting ``name`` from the environment: True (1), False (0) or None
+    (unset or empty: the default); anything else is refused by name."""
+    chosen = os.environ.get(name, "").strip()
     if chosen not in ("", "0", "1"):
         raise errors.InvalidParameterValueError(
-            f"PYNN_LEAKY_WINDOW_BLOCKS = {chosen!r} is not allowed: use 1 (on), 0 (off) or "
-            "leave it unset (the default)")
-    return chosen == "1"
+            f"{name} = {chosen!r} is not allowed: use 1 (on), 0 (off) or leave it unset "
+            "(the default)")
+    return None if not chosen else chosen == "1"
+
+
+def _window_blocks():
+    """Whether the chunk loop runs whole delivery windows as blocks without a per-step
+    condition (``Layout.window_blocks``): ``PYNN_LEAKY_WINDOW_BLOCKS`` 1 (on) or 0 (off);
+    default off."""
+    return bool(_env_switch("PYNN_LEAKY_WINDOW_BLOCKS"))
 
 
 def _delivery_interval(syn_layout, plastic, blocks=False):
@@ -102,13 +108,9 @@ def _region_analysis(groups):
     turns it on for every network on any platform (GPUs: not measured yet, see
     benchmarks/gpu_sync.sh), ``=0`` off; ``PYNN_LEAKY_XLA_DEFAULTS=0`` turns the default
     off."""
-    chosen = os.environ.get("PYNN_LEAKY_REGION_ANALYSIS", "").strip()
-    if chosen not in ("", "0", "1"):
-        raise errors.InvalidParameterValueError(
-            f"PYNN_LEAKY_REGION_ANALYSIS = {chosen!r} is not allowed: use 1 (on), 0 (off) or "
-            "leave it unset (the default)")
-    if chosen:
-        return chosen == "1"
+    chosen = _env_switch("PYNN_LEAKY_REGION_ANALYSIS")
+    if chosen is not None:
+        return chosen
     return (os.environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1").strip() != "0"
             and jax.default_backend() == "cpu"
             and not any(g.model in engine.ADAPTIVE for g in groups))
@@ -232,6 +234,7 @@ class Network:
         self._build_recording(state)
         schedule, kmax = self._schedule(state.dt)
         poisson = self._poisson(state.dt)
+        blocks = _window_blocks()
         self.layout = engine.Layout(
             groups=tuple(self.groups),
             n_array=self.n_array,
@@ -243,9 +246,8 @@ class Network:
             synapses=self.syn_layout,
             chunk=0,  # below: it depends on the layout
             steps_per_sync=_steps_per_sync(),
-            interval=_delivery_interval(self.syn_layout, self.plastic_layout,
-                                        _window_blocks()),
-            window_blocks=_window_blocks(),
+            interval=_delivery_interval(self.syn_layout, self.plastic_layout, blocks),
+            window_blocks=blocks,
             region_analysis=_region_analysis(self.groups),
             skip_empty_rows=self.syn_empty_rows,
             spikes_all=self.rec_index["spikes"] == list(range(self.n_spiking)),

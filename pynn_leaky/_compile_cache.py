@@ -47,8 +47,11 @@ def _cpu_tag():
 
 
 def default_base():
-    """``$XDG_CACHE_HOME/pynn_leaky`` (``~/.cache/pynn_leaky`` without XDG_CACHE_HOME)."""
+    """``$XDG_CACHE_HOME/pynn_leaky`` (``~/.cache/pynn_leaky`` without XDG_CACHE_HOME), or
+    None where neither names a directory (no home directory: no default cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if base.startswith("~"):  # no HOME and no password entry: "~" stays as it is
+        return None
     return os.path.join(base, "pynn_leaky")
 
 
@@ -70,8 +73,9 @@ def configure(threads):
     path = None
     # JAX sets its cache up at the first compile after a directory is given: with none
     # given so far, one given now is used
-    if chosen != "0" and jax.config.jax_compilation_cache_dir is None:
-        path = _usable(directory(chosen or default_base(), threads), chosen)
+    base = chosen or default_base()
+    if chosen != "0" and base is not None and jax.config.jax_compilation_cache_dir is None:
+        path = _usable(directory(base, threads), chosen)
     if path is not None:
         jax.config.update("jax_compilation_cache_dir", path)
         if jax.config.jax_compilation_cache_max_size == -1 and _has_filelock():

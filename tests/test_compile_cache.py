@@ -77,6 +77,14 @@ def test_the_default_directory_is_under_xdg_cache_home(tmp_path):
     assert result["writes"] >= 2 and os.listdir(result["dir"])
 
 
+def test_no_home_directory_means_no_default_cache(monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # as without HOME
+    assert _compile_cache.default_base() is None
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
+    assert _compile_cache.default_base() == os.path.join("/somewhere", "pynn_leaky")
+
+
 def test_threads_and_the_cpu_select_the_directory():
     one, two = (_compile_cache.directory("/base", n) for n in (1, 2))
     assert one != two and os.path.dirname(one) == "/base"

@@ -173,10 +173,11 @@ class Layout(NamedTuple):
     # other groups every step. True: every group every step, the first step exactly.
     check_every_step: bool = False
     # With interval D > 1: the chunk loop runs whole windows of D steps (from a step k
-    # with k % D == 0) as one unrolled block that delivers the window after its last step,
-    # without a per-step condition; the steps before the first and after the last whole
-    # window run one at a time. The same results; on a GPU each conditional is a kernel
-    # launch and a dependency, so the batched delivery pays only without them.
+    # with k % D == 0) as blocks, a loop of D - 1 steps that store their spikes and then
+    # the step that delivers the window, without a per-step condition; the steps before
+    # the first and after the last whole window run one at a time. The same results; on a
+    # GPU each conditional is a kernel launch and a dependency, so the batched delivery
+    # pays only without them.
     window_blocks: bool = False
 
     @property
