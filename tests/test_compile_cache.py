@@ -70,6 +70,17 @@ def test_a_second_process_loads_its_programs_and_gets_the_same_results(tmp_path)
     assert second["v"] == first["v"] and second["spikes"] == first["spikes"]
 
 
+def test_a_damaged_cache_file_is_compiled_again_with_a_warning(tmp_path):
+    base = tmp_path / "base"
+    first, _ = _run(PYNN_LEAKY_COMPILE_CACHE=str(base))
+    for path in glob.glob(os.path.join(first["dir"], "jit__run_chunk-*-cache")):
+        with open(path, "r+b") as f:  # as a crash while writing it might leave it
+            f.truncate(100)
+    second, stderr = _run(PYNN_LEAKY_COMPILE_CACHE=str(base))
+    assert "Error reading persistent compilation cache entry" in stderr
+    assert second["v"] == first["v"] and second["spikes"] == first["spikes"]
+
+
 def test_the_default_directory_is_under_xdg_cache_home(tmp_path):
     result, _ = _run(XDG_CACHE_HOME=str(tmp_path))
     expected = os.path.join(str(tmp_path), "pynn_leaky")
