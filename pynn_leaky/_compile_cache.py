@@ -14,6 +14,7 @@ chosen through JAX itself (``jax_compilation_cache_dir``) is left as it is.
 import hashlib
 import os
 import platform
+import shutil
 
 import jax
 from pyNN import errors
@@ -114,3 +115,30 @@ def _has_filelock():
     except ImportError:
         return False
     return True
+
+
+def report(clear=False):
+    """``python -m pynn_leaky cache [--clear]``: the cache directories under the base that
+    ``PYNN_LEAKY_COMPILE_CACHE`` (or the default) names, their sizes, and with ``clear``
+    deleted. Returns the lines to print."""
+    chosen = os.environ.get(ENV, "").strip()
+    if chosen == "0":
+        return [f"{ENV}=0: compiled programs are not cached on disk"]
+    base = chosen or default_base()
+    if base is None:
+        return ["no home directory and no XDG_CACHE_HOME: no default cache directory; set "
+                f"{ENV} to one"]
+    base = os.path.abspath(os.path.expanduser(base))
+    found = sorted(d for d in (os.listdir(base) if os.path.isdir(base) else [])
+                   if d.startswith("xla-") and os.path.isdir(os.path.join(base, d)))
+    lines = [f"compile cache base: {base}" + ("" if found else " (no cached programs)")]
+    for name in found:
+        path = os.path.join(base, name)
+        files = [os.path.join(path, f) for f in os.listdir(path) if f.endswith("-cache")]
+        size = sum(os.path.getsize(f) for f in files)
+        this = " (this CPU)" if name.startswith(f"xla-{_cpu_tag()}-") else ""
+        lines.append(f"  {name}{this}: {len(files)} programs, {size / 2**20:.2f} MiB")
+        if clear:
+            shutil.rmtree(path)
+            lines[-1] += ", deleted"
+    return lines

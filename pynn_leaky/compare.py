@@ -501,7 +501,8 @@ def plot_report(blocks, report, path):
 
 
 def main(argv=None):
-    """``python -m pynn_leaky compare ...``, ``run ...`` (and the hidden child ``_run``)."""
+    """``python -m pynn_leaky compare ...``, ``run ...``, ``cache [--clear]`` (and the
+    hidden child ``_run``)."""
     parser = argparse.ArgumentParser(prog="python -m pynn_leaky")
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser("compare", help="run one PyNN script on several simulators, compare",
@@ -525,6 +526,9 @@ def main(argv=None):
     run.add_argument("script")
     run.add_argument("script_args", nargs=argparse.REMAINDER,
                      help="the script's own arguments (for get_simulator: leaky first)")
+    cache = sub.add_parser("cache", help="show (or --clear) the on-disk cache of compiled "
+                                          "programs (PYNN_LEAKY_COMPILE_CACHE)")
+    cache.add_argument("--clear", action="store_true", help="delete the cached programs")
     child = sub.add_parser("_run")
     child.add_argument("simulator")
     child.add_argument("script")
@@ -538,6 +542,11 @@ def main(argv=None):
         except FileNotFoundError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+    if args.command == "cache":
+        from . import _compile_cache
+
+        print("\n".join(_compile_cache.report(args.clear)))
+        return 0
     if args.command == "_run":
         run_script(args.simulator, args.script, args.out, args.script_args)
         return 0

@@ -131,3 +131,31 @@ def test_a_file_given_as_the_directory_is_refused_by_name(tmp_path):
                        match="PYNN_LEAKY_COMPILE_CACHE = '.*a_file' is not allowed: it is a "
                              "file"):
         _compile_cache._usable(_compile_cache.directory(str(blocker), 1), str(blocker))
+
+
+def test_the_cache_command_shows_and_clears_the_programs(tmp_path, monkeypatch, capsys):
+    from pynn_leaky.compare import main
+
+    here = _compile_cache.directory(str(tmp_path), 1)
+    other = os.path.join(str(tmp_path), "xla-000000000000-t2")  # another CPU
+    for d, n in ((here, 3), (other, 1)):
+        os.makedirs(d)
+        for i in range(n):
+            with open(os.path.join(d, f"jit_f{i}-key-cache"), "wb") as f:
+                f.write(b"x" * 2**19)
+    unrelated = tmp_path / "notes.txt"
+    unrelated.write_text("kept")
+    monkeypatch.setenv("PYNN_LEAKY_COMPILE_CACHE", str(tmp_path))
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert f"compile cache base: {tmp_path}" in out
+    assert f"{os.path.basename(here)} (this CPU): 3 programs, 1.50 MiB" in out
+    assert "xla-000000000000-t2: 1 programs, 0.50 MiB" in out
+    assert main(["cache", "--clear"]) == 0
+    assert "deleted" in capsys.readouterr().out
+    assert not os.path.exists(here) and not os.path.exists(other) and unrelated.exists()
+    main(["cache"])
+    assert "(no cached programs)" in capsys.readouterr().out
+    monkeypatch.setenv("PYNN_LEAKY_COMPILE_CACHE", "0")
+    main(["cache"])
+    assert "not cached on disk" in capsys.readouterr().out
