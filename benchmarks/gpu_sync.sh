@@ -7,6 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD:/tmp/site"
+# each probe compiles (first_run_s): no on-disk compile cache shared between them
+export PYNN_LEAKY_COMPILE_CACHE="${PYNN_LEAKY_COMPILE_CACHE:-0}"
 python3 -c "import pyNN" 2>/dev/null || python3 -m pip install -q --no-index --no-deps \
     --no-compile --target /tmp/site benchmarks/wheels/*.whl
 # probe PRECISION [VAR=value ...]: W1's run in a fresh process under those settings

@@ -83,7 +83,8 @@ def _delivery_interval(syn_layout, plastic, blocks=False):
     the per-step condition costs what the batched delivery saves. Not by default either
     when the window would hold over 2^16 counts: finding each spiking cell scans the
     window's bit words, D times as many as one step's (a large active network would lose).
-    ``PYNN_LEAKY_DELIVERY_INTERVAL`` sets it (still capped by the minimum delay)."""
+    With ``blocks`` (window blocks: no per-step condition) a GPU takes the minimum delay
+    too. ``PYNN_LEAKY_DELIVERY_INTERVAL`` sets it (still capped by the minimum delay)."""
     chosen = _env_int("PYNN_LEAKY_DELIVERY_INTERVAL")
     if plastic is not None or syn_layout.n_syn == 0:
         return 1

@@ -5,10 +5,11 @@ of compiling them (W1 on 2 cores: first run 2.5 -> 1.0 s, peak memory 577 -> 405
 compiler's working memory is not needed). The directory holds the programs of every JAX
 computation of the process, the user's own too.
 
-``PYNN_LEAKY_COMPILE_CACHE``, read at the first ``setup()`` of a process: unset or empty
-for the default base directory (:func:`default_base`), ``0`` for no cache, or a base
-directory; the programs go to a directory under it (:func:`directory`). A directory
-chosen through JAX itself (``jax_compilation_cache_dir``) is left as it is.
+``PYNN_LEAKY_COMPILE_CACHE``, read at the first ``setup()`` of a process: unset, empty or
+``1`` for the default base directory (:func:`default_base`), ``0`` for no cache, or a base
+directory (a relative one from the current directory); the programs go to a directory
+under it (:func:`directory`). A directory chosen through JAX itself
+(``jax_compilation_cache_dir``) is left as it is.
 """
 
 import hashlib
@@ -28,6 +29,7 @@ MAX_BYTES = 1 << 30
 only with the ``filelock`` package installed; without it the cache is not capped)."""
 
 _JAX_MIN_TIME = 1.0  # JAX's default: only programs that took a second to compile are kept
+_MIN_TIME_ENV = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"  # set: the user's choice, kept
 _chosen = []  # the directory configured by the first setup() (None: no cache)
 
 
@@ -48,12 +50,34 @@ def _cpu_tag():
 
 
 def default_base():
-    """``$XDG_CACHE_HOME/pynn_leaky`` (``~/.cache/pynn_leaky`` without XDG_CACHE_HOME), or
-    None where neither names a directory (no home directory: no default cache)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """``$XDG_CACHE_HOME/pynn_leaky`` (``~/.cache/pynn_leaky`` where XDG_CACHE_HOME is unset
+    or, as the XDG specification says to treat it, relative), or None where there is no
+    home directory either."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
     if base.startswith("~"):  # no HOME and no password entry: "~" stays as it is
         return None
     return os.path.join(base, "pynn_leaky")
+
+
+_SWITCH_WORDS = frozenset({"on", "off", "true", "false", "yes", "no", "none", "default"})
+
+
+def _base_setting():
+    """(base directory or None for no cache, whether the user chose it) from
+    ``PYNN_LEAKY_COMPILE_CACHE``: 0 no cache; unset, empty or 1 the default base; else a
+    directory (a relative one from the current directory). Words meant as a switch are
+    refused by name rather than taken as directory names."""
+    value = os.environ.get(ENV, "").strip()
+    if value == "0":
+        return None, True
+    if value.lower() in _SWITCH_WORDS:
+        raise errors.InvalidParameterValueError(
+            f"{ENV} = {value!r} is not allowed: give a directory, 0 (no cache), or 1 or "
+            "nothing (the default directory)")
+    if value in ("", "1"):
+        return default_base(), False
+    return value, True
 
 
 def directory(base, threads):
@@ -70,18 +94,18 @@ def configure(threads):
     threads). Returns the directory in use by pynn_leaky's choice, or None."""
     if _chosen:
         return _chosen[0]
-    chosen = os.environ.get(ENV, "").strip()
+    base, chosen = _base_setting()
     path = None
     # JAX sets its cache up at the first compile after a directory is given: with none
     # given so far, one given now is used
-    base = chosen or default_base()
-    if chosen != "0" and base is not None and jax.config.jax_compilation_cache_dir is None:
-        path = _usable(directory(base, threads), chosen)
+    if base is not None and jax.config.jax_compilation_cache_dir is None:
+        path = _usable(directory(base, threads), base if chosen else None)
     if path is not None:
         jax.config.update("jax_compilation_cache_dir", path)
         if jax.config.jax_compilation_cache_max_size == -1 and _has_filelock():
             jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
-        if jax.config.jax_persistent_cache_min_compile_time_secs == _JAX_MIN_TIME:
+        if jax.config.jax_persistent_cache_min_compile_time_secs == _JAX_MIN_TIME \
+                and _MIN_TIME_ENV not in os.environ:
             # the small programs too: together (W1: 14 of them) they took another 0.25 s
             # and 25 MiB more memory to compile than to load
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -90,8 +114,9 @@ def configure(threads):
 
 
 def _usable(path, chosen):
-    """``path`` if it is, or can be made, a writable directory; else a warning and None
-    (an error if the ``chosen`` base directory is a file)."""
+    """``path`` if it is, or can be made, a writable directory; else None, with a warning
+    where the user ``chosen`` its base (an error if that is a file). The default base
+    fails silently (a read-only home, say): no cache then, and no warning in every run."""
     if chosen and os.path.isfile(os.path.expanduser(chosen)):
         raise errors.InvalidParameterValueError(
             f"{ENV} = {chosen!r} is not allowed: it is a file; give a directory, 0 (no "
@@ -103,9 +128,10 @@ def _usable(path, chosen):
         why = str(err)
     if not why:
         return path
-    _warnings.warn(f"compiled programs are not cached on disk: the directory {path!r} "
-                   f"cannot be used ({why}); set {ENV} to a writable directory, or to 0 to "
-                   "turn the cache off without this warning")
+    if chosen:
+        _warnings.warn(f"compiled programs are not cached on disk: the directory {path!r} "
+                       f"cannot be used ({why}); set {ENV} to a writable directory, or to 0 "
+                       "to turn the cache off without this warning")
     return None
 
 
@@ -121,13 +147,14 @@ def report(clear=False):
     """``python -m pynn_leaky cache [--clear]``: the cache directories under the base that
     ``PYNN_LEAKY_COMPILE_CACHE`` (or the default) names, their sizes, and with ``clear``
     deleted. Returns the lines to print."""
-    chosen = os.environ.get(ENV, "").strip()
-    if chosen == "0":
-        return [f"{ENV}=0: compiled programs are not cached on disk"]
-    base = chosen or default_base()
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return [f"JAX_COMPILATION_CACHE_DIR = {os.environ['JAX_COMPILATION_CACHE_DIR']!r}: "
+                "JAX's own cache directory is used, with JAX's settings, not pynn_leaky's"]
+    base, chosen = _base_setting()
     if base is None:
-        return ["no home directory and no XDG_CACHE_HOME: no default cache directory; set "
-                f"{ENV} to one"]
+        return [f"{ENV}=0: compiled programs are not cached on disk" if chosen else
+                "no home directory and no XDG_CACHE_HOME: no default cache directory; "
+                f"set {ENV} to one"]
     base = os.path.abspath(os.path.expanduser(base))
     found = sorted(d for d in (os.listdir(base) if os.path.isdir(base) else [])
                    if d.startswith("xla-") and os.path.isdir(os.path.join(base, d)))

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 from pyNN import errors
@@ -159,3 +160,38 @@ def test_the_cache_command_shows_and_clears_the_programs(tmp_path, monkeypatch, 
     monkeypatch.setenv("PYNN_LEAKY_COMPILE_CACHE", "0")
     main(["cache"])
     assert "not cached on disk" in capsys.readouterr().out
+
+
+def test_the_setting_one_means_the_default_and_switch_words_are_refused(monkeypatch,
+                                                                       tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    default = (os.path.join(str(tmp_path), "pynn_leaky"), False)
+    for value in ("", "1", " 1 "):
+        monkeypatch.setenv("PYNN_LEAKY_COMPILE_CACHE", value)
+        assert _compile_cache._base_setting() == default
+    monkeypatch.setenv("PYNN_LEAKY_COMPILE_CACHE", "0")
+    assert _compile_cache._base_setting() == (None, True)
+    monkeypatch.setenv("PYNN_LEAKY_COMPILE_CACHE", "cache_here")  # relative: a directory
+    assert _compile_cache._base_setting() == ("cache_here", True)
+    for word in ("off", "On", "true", "no"):
+        monkeypatch.setenv("PYNN_LEAKY_COMPILE_CACHE", word)
+        with pytest.raises(errors.InvalidParameterValueError,
+                           match=f"PYNN_LEAKY_COMPILE_CACHE = '{word}' is not allowed: give a "
+                                 "directory, 0 .*1 or nothing"):
+            _compile_cache._base_setting()
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert _compile_cache.default_base() == os.path.join(str(tmp_path), ".cache", "pynn_leaky")
+
+
+def test_an_unusable_default_directory_means_no_cache_without_a_warning(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _compile_cache._usable(str(blocker / "below"), None) is None
+    with pytest.warns(UserWarning, match="not cached on disk"):
+        assert _compile_cache._usable(str(blocker / "below"), str(blocker / "below")) is None

@@ -81,10 +81,11 @@ def test_batched_trials_deliver_per_interval_too(blocks):
     for every_step in (False, True):
         exc, out = _network(every_step)
         sim.run(7.3)  # the trials start inside an interval
-        blocks = sim.run_trials(40.0, rng_seeds=[1, 2])
+        data = sim.run_trials(40.0, rng_seeds=[1, 2])
+        assert sim.simulator.state.network.layout.window_blocks == blocks
         results[every_step] = [
-            (blocks[out].segments[i].filter(name="v")[0].magnitude,
-             [np.asarray(s) for s in blocks[exc].segments[i].spiketrains]) for i in range(2)]
+            (data[out].segments[i].filter(name="v")[0].magnitude,
+             [np.asarray(s) for s in data[exc].segments[i].spiketrains]) for i in range(2)]
         sim.end()
     for (v_a, s_a), (v_b, s_b) in zip(results[False], results[True]):
         np.testing.assert_array_equal(v_a, v_b)
