@@ -195,3 +195,17 @@ def test_an_unusable_default_directory_means_no_cache_without_a_warning(tmp_path
         assert _compile_cache._usable(str(blocker / "below"), None) is None
     with pytest.warns(UserWarning, match="not cached on disk"):
         assert _compile_cache._usable(str(blocker / "below"), str(blocker / "below")) is None
+
+
+def test_a_cache_over_its_limit_loses_its_least_recently_used_programs(tmp_path):
+    now = 1_800_000_000
+    for i in range(10):  # program i last used at now + i
+        path = tmp_path / f"jit_f{i}-key{i}-cache"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (now + i, now + i))
+    (tmp_path / "unrelated.txt").write_bytes(b"y" * 5000)
+    assert _compile_cache.prune(str(tmp_path), limit=20_000) == 0  # under the limit
+    assert len(list(tmp_path.iterdir())) == 11
+    assert _compile_cache.prune(str(tmp_path), limit=8000) == 4  # down to 6000 bytes
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f"jit_f{i}-key{i}-cache" for i in range(4, 10)] + ["unrelated.txt"])
