@@ -138,19 +138,14 @@ def _usable(path, chosen):
 
 def prune(path, limit=MAX_BYTES):
     """If the programs in ``path`` take more than ``limit`` bytes, delete the least
-    recently used (by access time where the file system keeps it, else by modification
-    time) until they take at most 3/4 of it. Returns the number deleted. A file another
-    process is reading or writing meanwhile is at worst compiled again there."""
-    entries, total = [], 0
+    recently used (:func:`_programs`) until they take at most 3/4 of it. Returns the
+    number deleted. A file another process is reading or writing meanwhile is at worst
+    compiled again there."""
     try:
-        with os.scandir(path) as found:
-            for entry in found:
-                if entry.name.endswith("-cache") and entry.is_file():
-                    st = entry.stat()
-                    entries.append((max(st.st_atime, st.st_mtime), st.st_size, entry.path))
-                    total += st.st_size
+        entries = _programs(path)
     except OSError:
         return 0
+    total = sum(size for _, size, _ in entries)
     if total <= limit:
         return 0
     deleted = 0
@@ -164,6 +159,19 @@ def prune(path, limit=MAX_BYTES):
         total -= size
         deleted += 1
     return deleted
+
+
+def _programs(path):
+    """(last use, size, file) of each program in the cache directory ``path`` (JAX names
+    them ``<module>-<key>-cache``); last use: the access time where the file system
+    keeps it, else the modification time."""
+    found = []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.endswith("-cache") and entry.is_file():
+                st = entry.stat()
+                found.append((max(st.st_atime, st.st_mtime), st.st_size, entry.path))
+    return found
 
 
 def report(clear=False):
@@ -182,12 +190,13 @@ def report(clear=False):
     found = sorted(d for d in (os.listdir(base) if os.path.isdir(base) else [])
                    if d.startswith("xla-") and os.path.isdir(os.path.join(base, d)))
     lines = [f"compile cache base: {base}" + ("" if found else " (no cached programs)")]
+    here = f"xla-{_cpu_tag()}-"
     for name in found:
         path = os.path.join(base, name)
-        files = [os.path.join(path, f) for f in os.listdir(path) if f.endswith("-cache")]
-        size = sum(os.path.getsize(f) for f in files)
-        this = " (this CPU)" if name.startswith(f"xla-{_cpu_tag()}-") else ""
-        lines.append(f"  {name}{this}: {len(files)} programs, {size / 2**20:.2f} MiB")
+        programs = _programs(path)
+        size = sum(size for _, size, _ in programs)
+        this = " (this CPU)" if name.startswith(here) else ""
+        lines.append(f"  {name}{this}: {len(programs)} programs, {size / 2**20:.2f} MiB")
         if clear:
             shutil.rmtree(path)
             lines[-1] += ", deleted"
