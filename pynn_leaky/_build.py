@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from pyNN import common, errors
 
-from . import _warnings, engine
+from . import _memory, _warnings, engine
 from .engine import currents as ec
 from .engine import plastic as ep
 from .engine import sources as es
@@ -140,11 +140,13 @@ def _clip_step(x):
 def stable_order(keys, n_keys):
     """``np.argsort(keys, kind="stable")`` for integer keys in ``0 .. n_keys``: NumPy sorts
     16-bit keys by radix (10^7 synapses' presynaptic indices: 0.16 s against 0.95 s as
-    int64), so larger keys take one radix pass per 16 bits, lowest first."""
+    int64), so larger keys take one radix pass per 16 bits, lowest first. int32 positions
+    (4 bytes each) below 2^31 keys, else int64."""
     keys = np.asarray(keys)
+    index = np.int32 if keys.size < 2**31 else np.int64
     if n_keys < 2**16:
-        return np.argsort(keys.astype(np.uint16), kind="stable")
-    order = np.arange(keys.size)
+        return np.argsort(keys.astype(np.uint16), kind="stable").astype(index)
+    order = np.arange(keys.size, dtype=index)
     for shift in range(0, int(n_keys).bit_length(), 16):
         digit = ((keys[order] >> shift) & 0xFFFF).astype(np.uint16)
         order = order[np.argsort(digit, kind="stable")]
@@ -157,7 +159,9 @@ def population_parts(cell_set, local):
     Returns a list of (population, positions in `local`, indices in that population);
     the positions are ``slice(None)`` where they are all of them, in order.
     """
-    local = np.asarray(local, dtype=np.int64)
+    local = np.asarray(local)
+    if local.dtype.kind not in "iu":  # integer arrays as they are (int32: no copy)
+        local = local.astype(np.int64)
     if isinstance(cell_set, common.Assembly):
         bounds = np.cumsum([0] + [p.size for p in cell_set.populations])
         owner = np.searchsorted(bounds, local, side="right") - 1
@@ -183,6 +187,8 @@ def global_index(cell_set, local, offsets):
     for pop, where, idx in parts:
         pos = local_positions(pop, idx)
         offset = offsets[id(pop)]
+        if offset + pop.size >= 2**31:  # beyond int32 (the projections' index arrays)
+            pos = pos.astype(np.int64)
         index = (pos + offset if offset else pos) if pop._all_local \
             else np.where(pos >= 0, offset + pos, -1)
         if out is None:  # one part: all positions, in order
@@ -445,7 +451,7 @@ class Network:
         )
         old = state.network
         if old is not None and getattr(old, "_syn_key", None) == self._syn_key:
-            for name in ("syn_layout", "syn_table", "syn_order", "syn_empty_rows",
+            for name in ("syn_layout", "syn_table", "syn_empty_rows",
                          "plastic_layout", "plastic_table", "plastic_slices", "plastic_pos",
                          "inh_reached"):
                 setattr(self, name, getattr(old, name))
@@ -464,10 +470,7 @@ class Network:
         here = pre < self.n_spiking
         if not here.all():
             pre, target, delay, weight = pre[here], target[here], delay[here], weight[here]
-        order = stable_order(pre, self.n_spiking)
-        # table position i holds connection order[i] (projection order; in an emulated
-        # partition, order among the connections from cells held here)
-        self.syn_order = order
+        order = stable_order(pre, self.n_spiking)  # as synapse_order() gives it
         counts = np.bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
         # event delivery leaves out the spikes of cells without synapses, if there are any
@@ -491,6 +494,7 @@ class Network:
         except ValueError as err:  # a ring too large for int32 indices (check_ring)
             raise errors.InvalidParameterValueError(f"pynn_leaky: {err}") from None
         self._build_plastic(plastic, state)
+        del self._steps  # 8 bytes per synapse, needed no more
 
     def _reach_inh(self, target):
         """Mark the cells that synapses with these targets reach on the inhibitory row."""
@@ -547,12 +551,14 @@ class Network:
 
         A presynaptic cell held by another rank (emulated partition) is given the index
         n_spiking, one past the last spike source: such synapses are never reached."""
+        # int32 (the projections' own arrays, uncopied) where the index spaces allow
+        index = np.int32 if max(self.n_spiking + 1, self.n_rows * self.n_cells) < 2**31 \
+            else np.int64
         pre, target, delay, weight = [], [], [], []
         for prj in projections:
-            source = global_index(prj.pre, prj._pre, self.spike_offset)
-            pre.append(source if source.min(initial=0) >= 0
-                       else np.where(source >= 0, source, self.n_spiking))
-            post = global_index(prj.post, prj._post, self.cell_offset)
+            pre.append(self._sources(prj, index))
+            post = global_index(prj.post, prj._post, self.cell_offset).astype(index,
+                                                                              copy=False)
             row = _receptor_row(prj)
             target.append(post + row * self.n_cells if row else post)
             delay.append(self._steps[id(prj)])
@@ -562,7 +568,26 @@ class Network:
             x = xs[0] if len(xs) == 1 else np.concatenate(xs) if xs else np.zeros(0)
             return np.asarray(x).astype(dtype, copy=False)
 
-        return cat(pre, np.int64), cat(target, np.int64), cat(delay, np.int64), cat(weight, float)
+        # delay steps as delay_steps gave them (int64 only beyond int32: refused later)
+        steps = np.int64 if any(d.dtype == np.int64 for d in delay) else np.int32
+        return cat(pre, index), cat(target, index), cat(delay, steps), cat(weight, float)
+
+    def _sources(self, prj, index):
+        """The presynaptic (spiking) index of each connection of ``prj``, as ``index``;
+        n_spiking for a cell held by another rank (see :meth:`_connections`)."""
+        source = global_index(prj.pre, prj._pre, self.spike_offset).astype(index, copy=False)
+        return source if source.min(initial=0) >= 0 \
+            else np.where(source >= 0, source, self.n_spiking)
+
+    def synapse_order(self, state):
+        """Table position i of the static synapses holds connection ``order[i]`` of the
+        static projections concatenated (projection order; in an emulated partition, order
+        among the connections from cells held here). Computed again on each call (for
+        differentiable()), not held: 4 bytes per synapse."""
+        static = [p for p in state.projections if len(p) and not p._plastic]
+        pre = [self._sources(p, np.int64) for p in static]
+        pre = np.concatenate(pre) if pre else np.zeros(0, np.int64)
+        return stable_order(pre[pre < self.n_spiking], self.n_spiking)
 
     # -- plastic synapses ------------------------------------------------------------
     _PLASTIC_DEFAULTS = dict(U=0.5, tau_rec=100.0, tau_fac=0.0, tau_psc=1.0, tau_plus=20.0,
@@ -833,7 +858,7 @@ class Network:
             return (k0, n) + tuple(engine.run_chunk(layout, self.params, st, jnp.int32(k0),
                                                     jnp.int32(n)))
 
-        done, ahead = 0, None
+        done, ahead, programs = 0, None, engine.chunk_programs()
         while done < n_steps:
             k0, n, new_state, outs = ahead or launch(state.engine_state, state.step,
                                                      min(chunk, n_steps - done))
@@ -841,6 +866,10 @@ class Network:
             # outputs are handled: the host's work on them overlaps the engine's.
             ahead = launch(new_state, k0 + n, min(chunk, n_steps - done - n)) \
                 if done + n < n_steps else None
+            if not done and engine.chunk_programs() != programs:
+                # the compiler's or program loader's working memory (the first time only:
+                # later compiles would need it again)
+                _memory.release(once="compiled")
             outs = jax.device_get(outs)
             bad = int(new_state.first_bad)
             # Commit the chunk only once it has completed (interrupts leave a consistent state).
@@ -973,6 +1002,7 @@ def current(state):
     if state.changed or state.network is None:
         state.network = build(state, state.network)
         state.changed = False
+        _memory.release(once="built")  # the first build's temporary arrays
     return state.network
 
 

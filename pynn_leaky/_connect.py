@@ -98,7 +98,7 @@ def _fixed_probability(connector, projection):
 
 
 def _distinct_draws(rs, n, n_pre, n_rows):
-    """(n_rows, n) int64: each row ``n`` distinct values drawn uniformly from ``0 ..
+    """(n_rows, n) int32: each row ``n`` distinct values drawn uniformly from ``0 ..
     n_pre - 1`` (a uniformly random subset), sorted.
 
     Few of many (n <= n_pre / 4): draw with replacement and redraw the repeats until a row
@@ -115,7 +115,7 @@ def _distinct_draws(rs, n, n_pre, n_rows):
             pick = np.argpartition(keys, n - 1, axis=1)[:, :n] if n < n_pre \
                 else np.argsort(keys, axis=1)
             rows.append(np.sort(pick, axis=1))
-        return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, n), np.int64)
+        return np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, n), np.int32)
     pre = rs.randint(0, n_pre, size=(n_rows, n), dtype=np.int32)  # n_pre < 2**31 here
     pre.sort(axis=1)
     todo, sub = np.arange(n_rows), pre
@@ -123,7 +123,7 @@ def _distinct_draws(rs, n, n_pre, n_rows):
         repeat = sub[:, 1:] == sub[:, :-1]
         again = repeat.any(axis=1)
         if not again.any():
-            return pre.astype(np.int64)
+            return pre
         todo, sub, repeat = todo[again], sub[again], repeat[again]
         sub[:, 1:][repeat] = rs.randint(0, n_pre, size=int(repeat.sum()), dtype=np.int32)
         sub.sort(axis=1)
@@ -147,7 +147,7 @@ def _fixed_number_pre(connector, projection):
         if n > n_pre:
             return False
         pre = _distinct_draws(rs, n, n_pre, n_post)
-    post = np.repeat(np.arange(n_post, dtype=np.int64), n)
+    post = np.repeat(np.arange(n_post, dtype=np.int32 if n_post < 2**31 else np.int64), n)
     return _add(projection, pre.ravel(), post)
 
 

@@ -41,7 +41,7 @@ def differentiable(duration):
     n_steps = int(np.rint(duration / state.dt))
     k0, start_state, base = state.step, state.engine_state, net.params
     projections = [p for p in state.projections if len(p) > 0]
-    order = jnp.asarray(net.syn_order)
+    order = jnp.asarray(net.synapse_order(state))
     group_of = {}
     for gi, members in enumerate(net.members.values()):
         offset = 0

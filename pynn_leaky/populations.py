@@ -50,7 +50,9 @@ def local_positions(pop, indices):
     """Positions of cells of Population `pop` (indices in the Population) in its arrays,
     which hold the local cells only: the identity, but in an emulated partition, where
     cells that another rank holds get -1."""
-    indices = np.asarray(indices, dtype=np.int64)
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        indices = indices.astype(np.int64)
     if pop._all_local:
         return indices
     positions = np.cumsum(pop._mask_local) - 1

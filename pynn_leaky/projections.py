@@ -157,7 +157,10 @@ class Projection(common.Projection):
         A single value (e.g. one weight for all) is kept as one value broadcast to every
         connection (read only), not copied 10^8 times; arrays are copied unless ``fresh``
         (new arrays that nothing else holds, from the vectorised connectors)."""
-        pre = np.asarray(pre, dtype=np.int64).ravel()
+        # cell indices in 4 bytes each where the populations allow (10^8 connections:
+        # 800 MB less held)
+        index = np.int32 if max(self.pre.size, self.post.size) < 2**31 else np.int64
+        pre = np.asarray(pre, dtype=index).ravel()
         weight, delay = np.asarray(weight, dtype=float), np.asarray(delay, dtype=float)
         self._check_weights(weight)
         check_delays(delay)
@@ -173,7 +176,7 @@ class Projection(common.Projection):
                 return x
             return np.broadcast_to(x, pre.shape).copy()
 
-        self._chunks.append((pre, keep(post, np.int64), keep(weight), keep(delay),
+        self._chunks.append((pre, keep(post, index), keep(weight), keep(delay),
                              {n: keep(v) for n, v in extra.items()}))
 
     def _check_weights(self, weight):
@@ -261,7 +264,7 @@ class Projection(common.Projection):
             name = name[:-1] if name in ("weights", "delays") else name
             values = self._column(name)
             array = np.full(self.shape, np.nan)
-            flat = self._pre * self.shape[1] + self._post
+            flat = self._pre.astype(np.int64) * self.shape[1] + self._post
             if multiple_synapses in ("last", "first"):
                 order = slice(None) if multiple_synapses == "last" else slice(None, None, -1)
                 array.ravel()[flat[order]] = values[order]
@@ -383,4 +386,7 @@ def delay_steps(delay, dt):
     steps = np.floor(exact + 0.5)
     np.subtract(exact, steps, out=exact)
     off = np.abs(exact, out=exact) > 1e-6
-    return np.maximum(steps, 1).astype(np.int64), off
+    np.maximum(steps, 1, out=steps)
+    # 4 bytes per synapse where every delay allows (steps beyond int32 would be refused by
+    # the engine's ring-buffer check anyway)
+    return steps.astype(np.int32 if steps.max(initial=1) < 2**31 else np.int64), off

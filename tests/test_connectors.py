@@ -106,6 +106,9 @@ def test_vectorised_connectors_have_their_defining_property():
     fnp = sim.Projection(pre, post, connectors.FixedNumberPreConnector(7, rng=NumpyRNG(3)), syn)
     w = fnp.get("weight", format="array")
     assert (np.isfinite(w).sum(axis=0) == 7).all()  # exactly 7 distinct sources per target
+    # the cell indices are held in 4 bytes each, whichever connector drew them
+    for prj in (a2a, o2o, fp, fnp):
+        assert prj._pre.dtype == np.int32 and prj._post.dtype == np.int32
     sim.end()
 
 

@@ -1,5 +1,7 @@
-"""A synapse table whose synapses all have one weight keeps it as one value (shape (1,)):
-delivery gives exactly what the per-synapse table gives, in both modes and under vmap."""
+"""A synapse table whose synapses all have one weight keeps it as one value (shape (1,)),
+and one whose presynaptic cells each give all their synapses one weight keeps one per cell
+(shape (n_pre, 1)): delivery gives exactly what the per-synapse table gives, in both modes
+and under vmap."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +11,7 @@ import pytest
 from pynn_leaky.engine import _synapses
 
 
-def _tables(n_pre=6, n_cells=5, ring=4, seed=0):
+def _tables(n_pre=6, n_cells=5, ring=4, seed=0, per_row=False):
     rng = np.random.default_rng(seed)
     fan = rng.integers(0, 5, n_pre)  # 0..4 synapses per presynaptic cell, some empty
     row_ptr = np.concatenate([[0], np.cumsum(fan)])
@@ -19,7 +21,8 @@ def _tables(n_pre=6, n_cells=5, ring=4, seed=0):
     layout = _synapses.SynapseLayout(n_pre=n_pre, n_target=2 * n_cells, n_syn=n_syn,
                                      ring=ring, max_fanout=int(fan.max()), mode="event",
                                      min_delay=int(delay.min()))
-    weight = np.full(n_syn, -0.37)
+    # one weight for all, or one per presynaptic cell (its row: distinct values)
+    weight = np.repeat(-0.1 - rng.random(n_pre), fan) if per_row else np.full(n_syn, -0.37)
     one = _synapses.SynapseTable.of(row_ptr, target, delay, weight, layout)
     # a JAX weight array is kept per synapse, as it is (the gradients' path)
     full = _synapses.SynapseTable.of(row_ptr, target, delay, jnp.asarray(weight), layout)
@@ -32,9 +35,38 @@ def test_one_weight_for_all_is_kept_as_one_value():
     assert full.weight.shape == (layout.n_syn,)
 
 
+def test_one_weight_per_presynaptic_cell_is_kept_per_cell():
+    layout, row, full = _tables(per_row=True)
+    assert row.weight.shape == (layout.n_pre, 1)
+    assert full.weight.shape == (layout.n_syn,)
+    ptr = np.asarray(row.row_ptr)
+    for i in range(layout.n_pre):  # every synapse of row i has the row's weight
+        assert np.all(np.asarray(full.weight)[ptr[i]:ptr[i + 1]] == float(row.weight[i, 0]))
+
+
+@pytest.mark.parametrize("weight, row_ptr, kept", [
+    ([1.0, 1.0, 2.0, 2.0, 2.0], [0, 2, 5], "row"),
+    ([1.0, 1.0, 2.0, 2.0, 2.0], [0, 2, 2, 2, 5], "row"),  # empty rows between
+    ([1.0, 1.0, 2.0, 2.0, 2.0], [0, 0, 2, 5, 5], "row"),  # empty first and last rows
+    ([1.0, 2.0, 2.0, 2.0, 2.0], [0, 2, 5], "synapse"),  # a change inside row 0
+    ([1.0, 1.0, 2.0, 2.0, 3.0], [0, 2, 5], "synapse"),  # more changes than row starts
+    ([1.0, 2.0, 3.0], [0, 1, 2, 3], "synapse"),  # a row per synapse: nothing saved
+])
+def test_per_row_weights_only_where_every_row_shares_one(weight, row_ptr, kept):
+    weight, row_ptr = np.asarray(weight), np.asarray(row_ptr)
+    out = _synapses._per_row(weight, row_ptr)
+    if kept == "synapse":
+        assert out is weight
+    else:
+        assert out.shape == (row_ptr.size - 1, 1)
+        for i in range(row_ptr.size - 1):
+            assert np.all(weight[row_ptr[i]:row_ptr[i + 1]] == out[i, 0])
+
+
+@pytest.mark.parametrize("per_row", [False, True], ids=["one", "per-cell"])
 @pytest.mark.parametrize("mode", ["event", "dense"])
-def test_delivery_with_one_weight_equals_the_per_synapse_table(mode):
-    layout, one, full = _tables()
+def test_delivery_with_shared_weights_equals_the_per_synapse_table(mode, per_row):
+    layout, one, full = _tables(per_row=per_row)
     layout = layout._replace(mode=mode)
     rng = np.random.default_rng(3)
     buffer = jnp.asarray(rng.random(layout.ring * layout.n_target))

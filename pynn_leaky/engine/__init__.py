@@ -49,6 +49,9 @@ from ._network import (
     State as State,
 )
 from ._network import (
+    chunk_programs as chunk_programs,
+)
+from ._network import (
     current_values as current_values,
 )
 from ._network import (
@@ -100,6 +103,7 @@ __all__ = [
     "init_state",
     "leaky",
     "plastic",
+    "chunk_programs",
     "run_chunk",
     "run_chunk_batched",
     "sharding",

@@ -715,9 +715,13 @@ def run_chunk(layout: Layout, params: Params, state: State, k0, n_active):
     return _compiled(_chunk_jit, layout, layout, params, state, k0, n_active)
 
 
-# The number of programs compiled so far (as for a jitted function: tests check that
-# repeated runs reuse them).
-run_chunk._cache_size = lambda: sum(_chunk_jit(o)._cache_size() for o in (False, True))
+def chunk_programs() -> int:
+    """The number of chunk programs compiled (or loaded) so far in this process."""
+    return sum(_chunk_jit(o)._cache_size() for o in (False, True))
+
+
+# The same as for a jitted function (tests check that repeated runs reuse the programs).
+run_chunk._cache_size = chunk_programs
 
 
 def exact_first_bad(layout: Layout, params: Params, state: State, k0, n_active,

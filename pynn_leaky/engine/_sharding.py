@@ -38,7 +38,8 @@ def shard_params(params, m: Mesh):
     """Place a Params pytree: group parameters and synapse arrays split, the rest replicated."""
     flags = jax.tree.map(lambda _: False, params)._replace(
         groups=jax.tree.map(lambda _: True, params.groups),
-        synapses=params.synapses._replace(row_ptr=False, offset=True, weight=True),
+        synapses=params.synapses._replace(row_ptr=False, offset=True,
+                                           weight=params.synapses.weight.ndim == 1),
     )
     if params.plastic is not None:  # per-synapse and per-cell arrays split, CSR pointers not
         flags = flags._replace(

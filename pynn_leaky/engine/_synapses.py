@@ -33,7 +33,8 @@ class SynapseTable(NamedTuple):
 
     row_ptr: jax.Array  # (n_pre + 1,) int32, synapses of pre i are row_ptr[i]:row_ptr[i+1]
     offset: jax.Array  # (S,) int32 delay * n_target + target, 1 <= delay < L
-    # (S,) nA (signed: inhibitory weights are negative), or (1,): one weight for all
+    # (S,) nA (signed: inhibitory weights are negative); (1,): one weight for all; or
+    # (n_pre, 1): one weight per presynaptic cell (row), for all its synapses
     weight: jax.Array
 
     @staticmethod
@@ -47,7 +48,10 @@ class SynapseTable(NamedTuple):
 
         Built for 10^8 synapses: the offsets are formed in int32 before the one gather
         by ``order``, and one weight shared by all synapses (NumPy values) is kept as one
-        value, shape (1,) (W3 at 10^6 cells: 800 MB less, and no weight read per event).
+        value, shape (1,) (W3 at 10^6 cells: 800 MB less, and no weight read per event);
+        weights shared by each presynaptic cell's synapses (each projection's weight one
+        value and its sources its own, as in W1 and W2) are kept as one per cell, shape
+        (n_pre, 1) (W1: 8 MB less).
         """
         check_ring(layout)
         target, delay = np.asarray(target), np.asarray(delay)
@@ -72,9 +76,28 @@ class SynapseTable(NamedTuple):
             if weight.size and weight.min() == weight.max():
                 weight = jnp.full((1,), weight.flat[0], dtype)
             else:
-                weight = jnp.asarray(weight if order is None else weight[order], dtype)
+                weight = jnp.asarray(_per_row(weight if order is None else weight[order],
+                                              np.asarray(row_ptr)), dtype)
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
                             offset=jnp.asarray(offset), weight=weight)
+
+
+def _per_row(weight, row_ptr):
+    """``weight`` (table order) as one value per CSR row, shape (n_pre, 1), if every row's
+    synapses share one; else ``weight`` itself. One byte per synapse of work space."""
+    n_pre = row_ptr.size - 1
+    if weight.size < 2 or n_pre >= weight.size:
+        return weight
+    differs = weight[1:] != weight[:-1]
+    if np.count_nonzero(differs) >= n_pre:  # more changes than row starts after the first
+        return weight
+    changes = np.flatnonzero(differs) + 1
+    # each change must fall on a row start (both sorted; empty rows repeat a start)
+    at = row_ptr[np.minimum(np.searchsorted(row_ptr, changes), n_pre)]
+    if not (at == changes).all():
+        return weight
+    first = np.minimum(row_ptr[:-1], weight.size - 1)  # an empty row's value is never read
+    return weight[first][:, None]
 
 
 class SynapseLayout(NamedTuple):
@@ -201,7 +224,8 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
         return buffer
     if layout.mode == "dense":
         pre = presynaptic(table, layout) if prepared is None else prepared
-        w = table.weight * counts[pre].astype(table.weight.dtype)
+        weight = table.weight[pre, 0] if table.weight.ndim == 2 else table.weight
+        w = weight * counts[pre].astype(table.weight.dtype)
         idx = _ring_index((k % layout.ring) * layout.n_target, table.offset,
                           layout.ring * layout.n_target)
         return buffer.at[idx].add(w)
@@ -286,8 +310,12 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows):
         start = jnp.minimum(first, layout.n_syn - fmax)  # slices stay inside the table
         syn = start[:, None] + lane[None, :]
         valid = taken[:, None] & (syn >= first[:, None]) & (syn < last[:, None])
-        weight = table.weight[0] if table.weight.shape[0] == 1 \
-            else slices(table.weight, start)  # (1,): one weight for all synapses
+        if table.weight.ndim == 2:  # (n_pre, 1): one weight per presynaptic cell
+            weight = table.weight[pre]
+        elif table.weight.shape[0] == 1:  # one weight for all synapses
+            weight = table.weight[0]
+        else:
+            weight = slices(table.weight, start)
         w = weight * counts[spiking][:, None].astype(buf.dtype)
         idx = _ring_index(base[:, None], slices(table.offset, start), size)
         idx = jnp.where(valid, idx, size).ravel()  # out of bounds: dropped
