@@ -551,12 +551,10 @@ class Network:
 
         A presynaptic cell held by another rank (emulated partition) is given the index
         n_spiking, one past the last spike source: such synapses are never reached."""
-        # int32 (the projections' own arrays, uncopied) where the index spaces allow
-        index = np.int32 if max(self.n_spiking + 1, self.n_rows * self.n_cells) < 2**31 \
-            else np.int64
+        index = self._index_dtype()
         pre, target, delay, weight = [], [], [], []
         for prj in projections:
-            pre.append(self._sources(prj, index))
+            pre.append(self._sources(prj))
             post = global_index(prj.post, prj._post, self.cell_offset).astype(index,
                                                                               copy=False)
             row = _receptor_row(prj)
@@ -569,13 +567,19 @@ class Network:
             return np.asarray(x).astype(dtype, copy=False)
 
         # delay steps as delay_steps gave them (int64 only beyond int32: refused later)
-        steps = np.int64 if any(d.dtype == np.int64 for d in delay) else np.int32
+        steps = np.result_type(*delay) if delay else np.int32
         return cat(pre, index), cat(target, index), cat(delay, steps), cat(weight, float)
 
-    def _sources(self, prj, index):
-        """The presynaptic (spiking) index of each connection of ``prj``, as ``index``;
-        n_spiking for a cell held by another rank (see :meth:`_connections`)."""
-        source = global_index(prj.pre, prj._pre, self.spike_offset).astype(index, copy=False)
+    def _index_dtype(self):
+        """int32 where the index spaces allow (the projections' own arrays, uncopied)."""
+        big = max(self.n_spiking + 1, self.n_rows * self.n_cells) >= 2**31
+        return np.int64 if big else np.int32
+
+    def _sources(self, prj):
+        """The presynaptic (spiking) index of each connection of ``prj``; n_spiking for a
+        cell held by another rank (see :meth:`_connections`)."""
+        source = global_index(prj.pre, prj._pre, self.spike_offset).astype(
+            self._index_dtype(), copy=False)
         return source if source.min(initial=0) >= 0 \
             else np.where(source >= 0, source, self.n_spiking)
 
@@ -585,7 +589,7 @@ class Network:
         among the connections from cells held here). Computed again on each call (for
         differentiable()), not held: 4 bytes per synapse."""
         static = [p for p in state.projections if len(p) and not p._plastic]
-        pre = [self._sources(p, np.int64) for p in static]
+        pre = [self._sources(p) for p in static]
         pre = np.concatenate(pre) if pre else np.zeros(0, np.int64)
         return stable_order(pre[pre < self.n_spiking], self.n_spiking)
 
