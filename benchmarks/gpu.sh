@@ -29,8 +29,10 @@ if ! python3 -c "import pynn_leaky" 2>"$OUTDIR/import_error.txt"; then
 fi
 nvidia-smi -L
 python3 -c "import jax, numpy; print('JAX', jax.__version__, 'numpy', numpy.__version__, jax.devices())"
-python3 benchmarks/gpu_check.py 2>&1 | tee "$OUTDIR/gpu_check.txt"
-status=$?
-bash benchmarks/gpu_sync.sh
-python3 benchmarks/trials.py --cells 1000 --time 500 2>&1 | tee "$OUTDIR/trials.txt"
+# the loop settings first (they decide the GPU defaults), each part bounded in time so
+# that what is done comes back even when a part hangs
+timeout 200 bash benchmarks/gpu_sync.sh
+timeout 240 python3 benchmarks/gpu_check.py 2>&1 | tee "$OUTDIR/gpu_check.txt"
+status=${PIPESTATUS[0]}
+timeout 90 python3 benchmarks/trials.py --cells 1000 --time 500 2>&1 | tee "$OUTDIR/trials.txt"
 exit $status

@@ -6,8 +6,9 @@ Usage:
 
 1. Correctness: a recurrent IF_curr_exp network with Poisson input and a LeakyIntegrator
    readout runs once on the CPU and twice on the default device (the GPU when JAX sees
-   one), the second time with whole delivery windows run as blocks
-   (``PYNN_LEAKY_WINDOW_BLOCKS=1``); prints the max |v difference| (float64) and whether
+   one), the second time with whole delivery windows run as blocks and region analysis
+   in copy insertion (``PYNN_LEAKY_WINDOW_BLOCKS=1``, ``PYNN_LEAKY_REGION_ANALYSIS=1``);
+   prints the max |v difference| (float64) and whether
    all spikes agree.
 2. Throughput on the default device: W1 (10 000 LeakyIntegrator cells, ~1M synapses,
    1000 ms) and W3-large (10^6 LeakyIntegrator cells, fan-in 100 from 1000 Poisson
@@ -106,8 +107,9 @@ def main():
     except Exception as exc:  # still measure throughput below
         max_dv, spikes_equal, v_cpu = float("nan"), False, None
         check = {"check": "cpu_vs_default_device", "error": f"{type(exc).__name__}: {exc}"}
-    if v_cpu is not None:  # the same on the device, whole delivery windows run as blocks
-        os.environ["PYNN_LEAKY_WINDOW_BLOCKS"] = "1"
+    if v_cpu is not None:  # the same on the device, whole delivery windows run as blocks,
+        # compiled with region analysis in copy insertion
+        os.environ.update(PYNN_LEAKY_WINDOW_BLOCKS="1", PYNN_LEAKY_REGION_ANALYSIS="1")
         try:
             v_blk, s_blk, _ = correctness(default, args.small)
             blocks_dv = float(np.abs(v_cpu - v_blk).max())
@@ -119,7 +121,7 @@ def main():
             blocks_dv, blocks_equal = float("nan"), False
             check["window_blocks_error"] = f"{type(exc).__name__}: {exc}"
         finally:
-            del os.environ["PYNN_LEAKY_WINDOW_BLOCKS"]
+            del os.environ["PYNN_LEAKY_WINDOW_BLOCKS"], os.environ["PYNN_LEAKY_REGION_ANALYSIS"]
         max_dv, spikes_equal = max(max_dv, blocks_dv), spikes_equal and blocks_equal
     print(json.dumps(check), flush=True)
     rows = []

@@ -49,7 +49,7 @@ def main():
     print(json.dumps({"cells": args.cells, "rate": args.rate, "record": not args.no_record,
                       "precision": args.precision, "first_run_s": round(first, 3),
                       "second_run_s": round(second, 3), "us_per_step": round(second * 100, 1),
-                      "interval": layout.interval,
+                      "interval": layout.interval, "batch": layout.spikes_per_batch,
                       # asked for, and kept (False: this jaxlib refused the option)
                       "region_analysis": [layout.region_analysis, _network._options_known[0]],
                       "env": {k: v for k, v in os.environ.items()

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The W1 step's cost on a GPU (second run), each setting in a fresh process: the
-# defaults; spikes delivered once per minimum delay with whole windows run as blocks
-# (float32 and float64), and with a per-step condition instead; XLA's region analysis in
-# copy insertion on (the CPU default; no per-step copies of the cell states). Installs
+# defaults; one spike per delivery batch (the CPU's choice for W1's fan-out); spikes
+# delivered once per minimum delay with whole windows run as blocks (float32 and
+# float64); XLA's region analysis in copy insertion on (the CPU default; no per-step
+# copies of the cell states); other batch sizes; then the step's floor (100 cells, no
+# input, nothing recorded). Installs
 # the carried wheels (see gpu.sh) if PyNN is missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,13 +15,19 @@ python3 -c "import pyNN" 2>/dev/null || python3 -m pip install -q --no-index --n
     --no-compile --target /tmp/site benchmarks/wheels/*.whl
 # probe PRECISION [VAR=value ...]: W1's run in a fresh process under those settings
 probe() { local p=$1; shift
-          timeout 120 env "$@" python3 benchmarks/gpu_sync.py --precision "$p" 2>&1 \
+          timeout 120 env "$@" python3 benchmarks/gpu_sync.py --precision "$p" $ARGS 2>&1 \
               | grep -v Warning | tail -1; }
+ARGS=""
 {
     probe float32 PYNN_LEAKY_SETTING=defaults
+    probe float32 PYNN_LEAKY_SPIKES_PER_BATCH=1
     probe float32 PYNN_LEAKY_WINDOW_BLOCKS=1
     probe float64 PYNN_LEAKY_WINDOW_BLOCKS=1
     probe float32 PYNN_LEAKY_WINDOW_BLOCKS=1 PYNN_LEAKY_REGION_ANALYSIS=1
-    probe float32 PYNN_LEAKY_DELIVERY_INTERVAL=10
     probe float32 PYNN_LEAKY_REGION_ANALYSIS=1
+    probe float32 PYNN_LEAKY_SPIKES_PER_BATCH=8
+    probe float32 PYNN_LEAKY_SPIKES_PER_BATCH=16 PYNN_LEAKY_WINDOW_BLOCKS=1
+    # the step's floor: 100 cells, no input, nothing recorded
+    ARGS="--cells 100 --rate 0 --no-record"
+    probe float32 PYNN_LEAKY_WINDOW_BLOCKS=1 PYNN_LEAKY_REGION_ANALYSIS=1
 } | tee "${OUT:-.}/gpu_sync.txt"

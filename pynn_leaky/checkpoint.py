@@ -28,7 +28,8 @@ def _network():
     return _build.current(state)
 
 
-_ADDED = ("region_analysis", "skip_empty_rows", "check_every_step", "window_blocks")
+_ADDED = ("region_analysis", "skip_empty_rows", "check_every_step", "window_blocks",
+          "spikes_per_batch")
 """Layout fields added after format 2 that do not describe the state: left out of the
 fingerprint, which then stays the one that earlier versions wrote (their files load)."""
 _GROUP_ADDED = ("silent_inh",)

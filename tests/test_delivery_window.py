@@ -93,6 +93,69 @@ def test_batched_trials_deliver_per_interval_too(blocks):
     assert not np.array_equal(results[False][0][0], results[False][1][0])  # seeds differ
 
 
+@pytest.mark.parametrize("every_step", [False, True], ids=["window", "per_step"])
+def test_any_number_of_spikes_per_delivery_batch_gives_the_same_run(monkeypatch, blocks,
+                                                                    every_step):
+    # 1: several batches per step or window (a loop); 64: one batch holds all spikes
+    # (as on a GPU), most lanes empty. The CPU's choice is the reference.
+    from pynn_leaky.engine import _synapses
+
+    runs = {}
+    for k in ("", "1", "64"):
+        monkeypatch.setenv("PYNN_LEAKY_SPIKES_PER_BATCH", k)
+        exc, out = _network(every_step)
+        sim.run(23.7)
+        sim.run(30.0)
+        trials = sim.run_trials(20.0, rng_seeds=[4, 5])
+        layout = sim.simulator.state.network.layout
+        assert layout.spikes_per_batch == (int(k) if k else _synapses.spikes_per_batch(
+            layout.synapses.max_fanout, gpu=jax.default_backend() != "cpu"))
+        runs[k] = (*_results(exc, out), [
+            (trials[out].segments[i].filter(name="v")[0].magnitude,
+             [np.asarray(s) for s in trials[exc].segments[i].spiketrains]) for i in range(2)])
+        sim.end()
+    v0, s0, t0 = runs.pop("")
+    assert sum(len(s) for s in s0) > 50
+    for v, spikes, trials in runs.values():
+        np.testing.assert_array_equal(v, v0)
+        assert all(np.array_equal(a, b) for a, b in zip(spikes, s0))
+        for (v_a, s_a), (v_b, s_b) in zip(trials, t0):
+            np.testing.assert_array_equal(v_a, v_b)
+            assert all(np.array_equal(a, b) for a, b in zip(s_a, s_b))
+
+
+def test_the_gpu_fills_a_delivery_batch_the_cpu_keeps_it_small():
+    from pynn_leaky.engine._synapses import GPU_LANES, spikes_per_batch
+
+    assert [spikes_per_batch(f) for f in (1, 32, 100, 600, 5000)] == [16, 16, 5, 3, 1]
+    assert [spikes_per_batch(f, gpu=True) for f in (1, 1100, GPU_LANES, 10**5)] == [
+        256, GPU_LANES // 1100, 1, 1]
+
+
+def test_a_gpu_runs_whole_windows_as_blocks_with_full_batches(monkeypatch):
+    # The layout a GPU would choose, run here on the CPU: the same results as the CPU's.
+    from pynn_leaky import _build
+    from pynn_leaky.engine import _synapses
+
+    monkeypatch.delenv("PYNN_LEAKY_DELIVERY_INTERVAL")
+    runs = {}
+    for backend in ("cpu", "gpu"):
+        monkeypatch.setattr(_build.jax, "default_backend", lambda b=backend: b)
+        exc, out = _network(False)
+        sim.run(31.4)
+        layout = sim.simulator.state.network.layout
+        runs[backend] = (layout, *_results(exc, out))
+        sim.end()
+    (cpu, v_cpu, s_cpu), (gpu, v_gpu, s_gpu) = runs["cpu"], runs["gpu"]
+    fmax = cpu.synapses.max_fanout
+    assert (cpu.window_blocks, cpu.interval) == (False, 10)
+    assert cpu.spikes_per_batch == _synapses.spikes_per_batch(fmax) <= 16
+    assert (gpu.window_blocks, gpu.interval) == (True, 10)
+    assert gpu.spikes_per_batch == min(256, _synapses.GPU_LANES // fmax) > 16
+    np.testing.assert_array_equal(v_gpu, v_cpu)
+    assert all(np.array_equal(a, b) for a, b in zip(s_gpu, s_cpu))
+
+
 def _resume_from_step_123(path, monkeypatch, **env):
     """Save at step 123 (inside an interval: the spikes of 120-122 were delivered early),
     load into a fresh simulator (with the settings ``env``) and run on; compare with an
@@ -137,12 +200,13 @@ def test_a_checkpoint_loads_with_window_blocks_turned_on(tmp_path, monkeypatch):
     sim.end()
 
 
+@pytest.mark.parametrize("name", ["PYNN_LEAKY_DELIVERY_INTERVAL", "PYNN_LEAKY_SPIKES_PER_BATCH"])
 @pytest.mark.parametrize("value", ["ten", "0", "-3"])
-def test_a_bad_interval_setting_is_refused_by_name(monkeypatch, value):
-    monkeypatch.setenv("PYNN_LEAKY_DELIVERY_INTERVAL", value)
+def test_a_bad_interval_or_batch_setting_is_refused_by_name(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
     _network(False)
     with pytest.raises(sim.errors.InvalidParameterValueError,
-                       match=f"PYNN_LEAKY_DELIVERY_INTERVAL = '{value}' is not allowed.*>= 1"):
+                       match=f"{name} = '{value}' is not allowed.*integer >= 1"):
         sim.run(1.0)
     sim.end()
 

@@ -179,6 +179,9 @@ class Layout(NamedTuple):
     # GPU each conditional is a kernel launch and a dependency, so the batched delivery
     # pays only without them.
     window_blocks: bool = False
+    # Spiking cells whose synapses one event delivery scatters together (see
+    # _synapses.spikes_per_batch; 0: its CPU choice from the fan-out). The same results.
+    spikes_per_batch: int = 0
 
     @property
     def n_cells(self):
@@ -368,7 +371,8 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
     pending = _synapses.with_synapses(state.pending, params.synapses.row_ptr) \
         if layout.skip_empty_rows else state.pending
     if window is None:
-        ring = _synapses.deliver(params.synapses, ring, pending, k, syn, pre)
+        ring = _synapses.deliver(params.synapses, ring, pending, k, syn, pre,
+                                 layout.spikes_per_batch)
     else:
         # The spikes of step k join the window here, just before the conditional reads it
         # (written after it, XLA copied the window twice per step). Rows are not cleared
@@ -376,7 +380,8 @@ def _step(layout: Layout, params: Params, prepared, state: State, k, u, post=Tru
         D = window.shape[0]
         window = put_row(window, pending, k % D)
         delivered = partial(_synapses.deliver, params.synapses, counts=window,
-                            k=k - (D - 1), layout=syn, prepared=pre)
+                            k=k - (D - 1), layout=syn, prepared=pre,
+                            batch=layout.spikes_per_batch)
         if deliver is None:
             ring = lax.cond(k % D == D - 1, delivered, lambda r: r, ring)
         elif deliver:
@@ -479,7 +484,8 @@ def _flush_window(layout: Layout, params: Params, prepared, state: State, window
     before_k = jnp.arange(D)[:, None] < k % D  # later rows: step k, or delivered already
     window = jnp.where(before_k, window, 0)
     ring = _synapses.deliver(params.synapses, state.ring, window, k - k % D,
-                             layout.synapses, prepared[2])  # masked as they joined
+                             layout.synapses, prepared[2],  # masked as they joined
+                             layout.spikes_per_batch)
     return state._replace(ring=ring)
 
 

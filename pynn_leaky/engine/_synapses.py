@@ -212,13 +212,16 @@ def prepare(table: SynapseTable, layout: SynapseLayout):
     return None
 
 
-def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None):
+def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepared=None,
+            batch=0):
     """Add the spikes emitted at step k (``counts``, (n_pre,) int) to the ring buffer.
 
     In event mode ``counts`` may also be a window (rows, n_pre): row r holds the spikes
     emitted at step ``k + r``, and every row must be due no earlier than the next read
     (``k + rows - 1 + min_delay >= `` the step read next). ``prepared`` is the result of
-    :func:`prepare` (dense mode; computed here when not given).
+    :func:`prepare` (dense mode; computed here when not given). ``batch`` (static, event
+    mode): spiking cells whose synapses are scattered together, 0 for
+    :func:`spikes_per_batch`'s CPU choice.
     """
     if layout.n_syn == 0:
         return buffer
@@ -230,12 +233,36 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
                           layout.ring * layout.n_target)
         return buffer.at[idx].add(w)
 
-    return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0])(
+    return _event_delivery(layout, 1 if counts.ndim == 1 else counts.shape[0],
+                           batch or spikes_per_batch(layout.max_fanout))(
         table, buffer, counts.reshape(-1), k)
 
 
+GPU_LANES = 2**16
+"""Synapses one delivery batch may span on a GPU (see :func:`spikes_per_batch`)."""
+
+
+def spikes_per_batch(max_fanout: int, gpu=False) -> int:
+    """Spiking cells whose synapses one delivery batch scatters together (K).
+
+    CPU: few spikes per step are the common case and each lane of the (K, max_fanout)
+    batch costs as much as a spike's synapse, so the batch is kept small: up to 4 spikes
+    (at most 2048 lanes), or up to 16 while that stays within 512 lanes. A batch costs
+    about 20 small kernels whatever its size, which small fan-outs felt: 16 batched
+    trials of 20 (200) cells, fan-out at most 7 (31), 48 spikes per delivery window: 80 ->
+    75 (117 -> 108) ms with K = 16 instead of 4.
+    GPU: the lanes run in parallel, and the batches of one delivery run one after
+    another, each as about 20 dependent kernels (W1, fan-out about 1100: K = 1 spent
+    most of its 35 us per step on them). K then fills up to GPU_LANES lanes (at most
+    256 spikes).
+    """
+    fmax = max(max_fanout, 1)
+    k = max(1, min(4, 2048 // fmax), min(16, 512 // fmax))
+    return max(k, min(256, GPU_LANES // fmax)) if gpu else k
+
+
 @lru_cache(maxsize=64)
-def _event_delivery(layout: SynapseLayout, rows: int):
+def _event_delivery(layout: SynapseLayout, rows: int, K: int):
     """Event-driven delivery for ``layout``; under ``jax.vmap`` (batched trials sharing
     one synapse table) the trials are folded into one network of B copies, so that the
     work stays proportional to the spikes of all trials together (a vmapped loop over
@@ -243,14 +270,14 @@ def _event_delivery(layout: SynapseLayout, rows: int):
 
     @jax.custom_batching.custom_vmap
     def deliver(table, buffer, counts, k):
-        return _deliver_events(table, buffer, counts, k, layout, 1, rows)
+        return _deliver_events(table, buffer, counts, k, layout, 1, rows, K)
 
     @deliver.def_vmap
     def _batched(axis_size, in_batched, table, buffer, counts, k):
         table_b, buffer_b, counts_b, k_b = in_batched
         if any(jax.tree.leaves(table_b)) or k_b:
             axes = jax.tree.map(lambda b: 0 if b else None, (table_b, buffer_b, counts_b, k_b))
-            plain = partial(_deliver_events, layout=layout, trials=1, rows=rows)
+            plain = partial(_deliver_events, layout=layout, trials=1, rows=rows, K=K)
             return jax.vmap(plain, in_axes=axes)(table, buffer, counts, k), True
         if not buffer_b:
             buffer = jnp.broadcast_to(buffer, (axis_size,) + buffer.shape)
@@ -259,15 +286,16 @@ def _event_delivery(layout: SynapseLayout, rows: int):
         # The buffer stays (trials, L * n_target): reshaping it to one flat array inside
         # the step loop would make XLA copy the whole ring every step.
         return _deliver_events(table, buffer, counts.reshape(-1), k, layout, axis_size,
-                               rows), True
+                               rows, K), True
 
     return deliver
 
 
-def _deliver_events(table, buffer, counts, k, layout, trials, rows):
+def _deliver_events(table, buffer, counts, k, layout, trials, rows, K):
     """Event-driven delivery into ``buffer`` (L * n_target, or (trials, L * n_target)) of
     ``counts`` (trials * rows * n_pre): ``trials`` copies of one network, side by side,
-    each with ``rows`` steps of spikes (row r emitted at step k + r).
+    each with ``rows`` steps of spikes (row r emitted at step k + r), K spiking cells per
+    batch (:func:`spikes_per_batch`).
 
     The spiking cells are found without a loop over cells or spikes: one pass packs
     "count > 0" into 32-bit words, and the j-th spiking cell (in index order) is read off
@@ -276,13 +304,6 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows):
     most K spikes) runs no loop at all.
     """
     fmax, size = layout.max_fanout, layout.ring * layout.n_target
-    # K: few spikes per step are the common case; each lane of the (K, fmax) batch costs
-    # as much as a spike's synapse, so the batch is kept small: up to 4 spikes (at most
-    # 2048 lanes), or up to 16 while that stays within 512 lanes. A batch costs about 20
-    # small kernels whatever its size, which small fan-outs felt: 16 batched trials of 20
-    # (200) cells, fan-out at most 7 (31), 48 spikes per delivery window: 80 -> 75 (117
-    # -> 108) ms with K = 16 instead of 4.
-    K = max(1, min(4, 2048 // max(fmax, 1)), min(16, 512 // max(fmax, 1)))
     bits = _SpikeBits(counts)  # trials * rows * n_pre
     lane = jnp.arange(fmax, dtype=jnp.int32)
     per_trial = rows * layout.n_pre
