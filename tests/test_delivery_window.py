@@ -311,18 +311,25 @@ def test_spikes_of_cells_without_synapses_are_left_out_and_change_nothing(
     np.testing.assert_array_equal(v_a, v_b)
 
 
-@pytest.mark.parametrize("n", [100, 5000])  # 4 and 157 words: both ways of finding them
-def test_the_jth_spiking_cell_is_found_in_index_order(n):
+# 4 words (all compared), 157, 129 (one past), 4096 (whole blocks of 64) and 2^16 + 3
+# words (a partial last block): found in two levels; spikes dense, sparse, or in runs
+@pytest.mark.parametrize("n, p", [(100, 0.05), (5000, 0.05), (129 * 32 - 5, 0.5),
+                                  (4096 * 32, 0.001), ((2**16 + 3) * 32 - 31, 0.0003),
+                                  (5000, 1.0)])
+def test_the_jth_spiking_cell_is_found_in_index_order(n, p):
     from pynn_leaky.engine import _synapses
 
     rng = np.random.default_rng(n)
-    counts = (rng.random(n) < 0.05) * rng.integers(1, 4, n)
+    counts = (rng.random(n) < p) * rng.integers(1, 4, n)
+    if p < 0.01:
+        counts[n // 3 : n // 3 + 500] = 1  # a run of spiking cells in one block
+        counts[-1] = 2  # the last cell
     bits = _synapses._SpikeBits(jax.numpy.asarray(counts, jax.numpy.int32))
     expected = np.flatnonzero(counts)
     assert int(bits.total) == expected.size
     found = jax.jit(bits.select)(jax.numpy.arange(expected.size, dtype=jax.numpy.int32))
-    assert (np.asarray(found) == expected).all()
-    assert (n // 32 > _synapses._COMPARE_ALL) == (n == 5000)
+    np.testing.assert_array_equal(np.asarray(found), expected)
+    assert (-(-n // 32) > _synapses._COMPARE_ALL) == (n > 100)
 
 
 def test_row_writes_and_slot_operations_under_vmap_equal_each_trial_alone():
