@@ -145,3 +145,23 @@ def test_the_hash_is_jaxs_threefry():
                                      for w in full))
     for e, g in zip(expected, got):
         assert np.array_equal(np.asarray(g).ravel(), np.asarray(e))
+
+
+def test_source_keys_are_the_same_with_or_without_the_primitive(monkeypatch):
+    """The per-source keys come from JAX's primitive where it exists, else from the
+    elementwise form: the same words, so the spikes do not depend on the JAX version."""
+    key = jax.random.key(11)
+    rate = jnp.asarray(np.linspace(0.0, 3300.0, 37))
+    keys = jax.random.split(key, 3)  # and under vmap over keys (batched trials)
+    runs = []
+    assert _sources._threefry_p is not None  # this JAX has it: both forms are compared
+    for primitive in (_sources._threefry_p, None):
+        monkeypatch.setattr(_sources, "_threefry_p", primitive)
+        runs.append((jax.jit(_sources._source_keys)(key, rate),
+                     jax.vmap(_sources._source_keys, in_axes=(0, None))(keys, rate)))
+    (one_p, batched_p), (one_e, batched_e) = runs
+    for a, b, c, d in zip(one_p, one_e, batched_p, batched_e):
+        assert a.shape == (37,) and a.dtype == jnp.uint32 and c.shape == (3, 37)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(np.asarray(c), np.asarray(d))
+    assert not np.array_equal(np.asarray(batched_p[0][0]), np.asarray(batched_p[0][1]))

@@ -110,6 +110,11 @@ BLOCK = 256
 runs are cut into chunks)."""
 
 
+try:
+    from jax.extend.random import threefry2x32_p as _threefry_p
+except ImportError:  # a JAX without it: the elementwise form below (the same words)
+    _threefry_p = None
+
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
 
@@ -149,7 +154,15 @@ def _source_keys(key, rate):
     numbers. The rate is hashed in float32, so that both precisions draw the same spikes."""
     k = jax.random.key_data(key)
     bits = lax.bitcast_convert_type(rate.astype(jnp.float32), jnp.uint32)
-    return _threefry(k[..., 0], k[..., 1], jnp.arange(rate.shape[0], dtype=jnp.uint32), bits)
+    words = jnp.broadcast_arrays(k[..., 0], k[..., 1],
+                                 jnp.arange(rate.shape[0], dtype=jnp.uint32), bits)
+    if _threefry_p is None:
+        return _threefry(*words)
+    # JAX's primitive (the same words): its loop's result is computed once, where the
+    # elementwise form was fused again into every consumer of the keys (about 10 copies of
+    # the 20 rounds, a fifth of W1's program: memory held by the loaded program). The keys
+    # are one pair per source, per chunk: the primitive's slower loop costs nothing here.
+    return tuple(_threefry_p.bind(*words))
 
 
 FIRST = 8
