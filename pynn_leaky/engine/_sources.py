@@ -154,14 +154,20 @@ def _source_keys(key, rate):
     numbers. The rate is hashed in float32, so that both precisions draw the same spikes."""
     k = jax.random.key_data(key)
     bits = lax.bitcast_convert_type(rate.astype(jnp.float32), jnp.uint32)
-    words = jnp.broadcast_arrays(k[..., 0], k[..., 1],
-                                 jnp.arange(rate.shape[0], dtype=jnp.uint32), bits)
+    # the keys are one pair per source and chunk: see _threefry_once
+    return _threefry_once(k[..., 0], k[..., 1], jnp.arange(rate.shape[0], dtype=jnp.uint32),
+                          bits)
+
+
+def _threefry_once(k0, k1, x0, x1):
+    """:func:`_threefry` through JAX's primitive (the same words) where JAX has it: its
+    loop's result is computed once, where XLA fuses the elementwise form again into every
+    consumer (the source keys had about 10 copies of the 20 rounds, a fifth of W1's
+    program: memory held by the loaded program). For words that are few, or read by
+    several consumers; the loop is 5 x slower per word."""
     if _threefry_p is None:
-        return _threefry(*words)
-    # JAX's primitive (the same words): its loop's result is computed once, where the
-    # elementwise form was fused again into every consumer of the keys (about 10 copies of
-    # the 20 rounds, a fifth of W1's program: memory held by the loaded program). The keys
-    # are one pair per source, per chunk: the primitive's slower loop costs nothing here.
+        return _threefry(k0, k1, x0, x1)
+    words = jnp.broadcast_arrays(*(jnp.asarray(a).astype(jnp.uint32) for a in (k0, k1, x0, x1)))
     return tuple(_threefry_p.bind(*words))
 
 
@@ -217,21 +223,22 @@ def block_counts(key, rate, dt, first_step, n_steps: int, dtype):
     at_block = jnp.arange(n_blocks)[:, None]
     cells = jnp.arange(n)[None, :]
 
-    def uniforms(j):  # (n_blocks, n, ...) for the counters (block, j)
+    def uniforms(j, hash=_threefry):  # (n_blocks, n, ...) for the counters (block, j)
         extra = (None,) * (jnp.ndim(j))
-        return _uniform(_threefry(s0[(None, slice(None)) + extra],
-                                  s1[(None, slice(None)) + extra],
-                                  blocks[(slice(None), slice(None)) + extra], j))
+        return _uniform(hash(s0[(None, slice(None)) + extra], s1[(None, slice(None)) + extra],
+                             blocks[(slice(None), slice(None)) + extra], j))
 
     def to_step(u):
         return jnp.minimum((u * BLOCK).astype(jnp.int32), BLOCK - 1)
 
-    # Each source's count, then the steps of its first FIRST events, in one pass.
-    u = uniforms(jnp.arange(FIRST + 1, dtype=jnp.uint32))  # (n_blocks, n, FIRST + 1)
-    events = _poisson_inverse(u[..., 0].ravel(), jnp.tile(lam, n_blocks)).reshape(n_blocks, n)
+    # Each source's count (its uniform is read twice, by the first pass and the loop of
+    # _poisson_inverse: hashed once), then the steps of its first FIRST events in one pass.
+    u0 = uniforms(jnp.uint32(0), _threefry_once)  # (n_blocks, n)
+    events = _poisson_inverse(u0.ravel(), jnp.tile(lam, n_blocks)).reshape(n_blocks, n)
+    u = uniforms(jnp.arange(1, FIRST + 1, dtype=jnp.uint32))  # (n_blocks, n, FIRST)
     first = jnp.arange(FIRST) < events[..., None]
     counts = jnp.zeros((n_blocks, BLOCK, n), dtype).at[
-        at_block[..., None], to_step(u[..., 1:]), cells[..., None]].add(first.astype(dtype))
+        at_block[..., None], to_step(u), cells[..., None]].add(first.astype(dtype))
 
     def place(c):  # event e >= FIRST of the sources that have one (rare at usual rates)
         e, counts = c
