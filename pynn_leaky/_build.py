@@ -68,13 +68,19 @@ def _env_switch(name):
     return None if not chosen else chosen == "1"
 
 
+def _accelerator():
+    """Whether JAX's default platform is not the CPU (a GPU or another accelerator): the
+    platform the defaults of the settings below are chosen for."""
+    return jax.default_backend() != "cpu"
+
+
 def _spikes_per_batch(syn_layout):
     """Spiking cells per batch of the event delivery (``Layout.spikes_per_batch``):
     ``PYNN_LEAKY_SPIKES_PER_BATCH``, else the engine's choice for the default platform
     (:func:`engine.synapses.spikes_per_batch`: small on CPUs, up to 2^16 synapses per
     batch on GPUs). Any value gives the same results."""
     return _env_int("PYNN_LEAKY_SPIKES_PER_BATCH") or esyn.spikes_per_batch(
-        syn_layout.max_fanout, gpu=jax.default_backend() != "cpu")
+        syn_layout.max_fanout, gpu=_accelerator())
 
 
 def _window_blocks():
@@ -84,7 +90,7 @@ def _window_blocks():
     run2 with full delivery batches: 0.267 s -> 0.152 s (float32); on 2 CPU cores W1 ran
     0.29 s against 0.277 s without blocks and compiled 0.55 s longer."""
     chosen = _env_switch("PYNN_LEAKY_WINDOW_BLOCKS")
-    return jax.default_backend() != "cpu" if chosen is None else chosen
+    return _accelerator() if chosen is None else chosen
 
 
 def _delivery_interval(syn_layout, plastic, blocks=False):
@@ -104,7 +110,7 @@ def _delivery_interval(syn_layout, plastic, blocks=False):
     if chosen is not None:
         return min(chosen, syn_layout.min_delay)
     d = min(syn_layout.min_delay, 16)
-    if (jax.default_backend() != "cpu" and not blocks) or d < 4 \
+    if (_accelerator() and not blocks) or d < 4 \
             or d * syn_layout.n_pre > 2**16:
         return 1
     return d
@@ -126,7 +132,7 @@ def _region_analysis(groups):
     if chosen is not None:
         return chosen
     return (os.environ.get("PYNN_LEAKY_XLA_DEFAULTS", "1").strip() != "0"
-            and jax.default_backend() == "cpu"
+            and not _accelerator()
             and not any(g.model in engine.ADAPTIVE for g in groups))
 
 
