@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The W1 step's cost on a GPU (second run), each setting in a fresh process: the
-# defaults; one spike per delivery batch (the CPU's choice for W1's fan-out); spikes
-# delivered once per minimum delay with whole windows run as blocks (float32 and
-# float64); XLA's region analysis in copy insertion on (the CPU default; no per-step
-# copies of the cell states); other batch sizes; then the step's floor (100 cells, no
-# input, nothing recorded). Installs
-# the carried wheels (see gpu.sh) if PyNN is missing.
+# defaults (float32 and float64; full delivery batches, whole windows as blocks); spikes
+# delivered every step (window blocks off, the default before session 12); XLA's region
+# analysis in copy insertion on (the CPU default); XLA's unrolling of loops with a known
+# trip count (a window block's D - 1 steps: automatic, then full), added to the image's
+# XLA_FLAGS; then the step's floor (100 cells, no input, nothing recorded) with the
+# defaults and with full unrolling. Installs the carried wheels (see gpu.sh) if PyNN is
+# missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD:/tmp/site"
@@ -18,16 +19,16 @@ probe() { local p=$1; shift
           timeout 120 env "$@" python3 benchmarks/gpu_sync.py --precision "$p" $ARGS 2>&1 \
               | grep -v Warning | tail -1; }
 ARGS=""
+UNROLL="${XLA_FLAGS:-} --xla_gpu_enable_while_loop_unrolling"  # the image's flags kept
 {
     probe float32 PYNN_LEAKY_SETTING=defaults
-    probe float32 PYNN_LEAKY_SPIKES_PER_BATCH=1
-    probe float32 PYNN_LEAKY_WINDOW_BLOCKS=1
-    probe float64 PYNN_LEAKY_WINDOW_BLOCKS=1
-    probe float32 PYNN_LEAKY_WINDOW_BLOCKS=1 PYNN_LEAKY_REGION_ANALYSIS=1
+    probe float64 PYNN_LEAKY_SETTING=defaults
+    probe float32 PYNN_LEAKY_WINDOW_BLOCKS=0
     probe float32 PYNN_LEAKY_REGION_ANALYSIS=1
-    probe float32 PYNN_LEAKY_SPIKES_PER_BATCH=8
-    probe float32 PYNN_LEAKY_SPIKES_PER_BATCH=16 PYNN_LEAKY_WINDOW_BLOCKS=1
+    probe float32 "XLA_FLAGS=$UNROLL=WHILE_LOOP_UNROLLING_AUTO_UNROLL"
+    probe float32 "XLA_FLAGS=$UNROLL=WHILE_LOOP_UNROLLING_FULL_UNROLL"
     # the step's floor: 100 cells, no input, nothing recorded
     ARGS="--cells 100 --rate 0 --no-record"
-    probe float32 PYNN_LEAKY_WINDOW_BLOCKS=1 PYNN_LEAKY_REGION_ANALYSIS=1
+    probe float32 PYNN_LEAKY_SETTING=defaults
+    probe float32 "XLA_FLAGS=$UNROLL=WHILE_LOOP_UNROLLING_FULL_UNROLL"
 } | tee "${OUT:-.}/gpu_sync.txt"
