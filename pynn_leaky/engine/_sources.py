@@ -223,10 +223,10 @@ def block_counts(key, rate, dt, first_step, n_steps: int, dtype):
     at_block = jnp.arange(n_blocks)[:, None]
     cells = jnp.arange(n)[None, :]
 
-    def uniforms(j, hash=_threefry):  # (n_blocks, n, ...) for the counters (block, j)
+    def uniforms(j, hasher=_threefry):  # (n_blocks, n, ...) for the counters (block, j)
         extra = (None,) * (jnp.ndim(j))
-        return _uniform(hash(s0[(None, slice(None)) + extra], s1[(None, slice(None)) + extra],
-                             blocks[(slice(None), slice(None)) + extra], j))
+        return _uniform(hasher(s0[(None, slice(None)) + extra], s1[(None, slice(None)) + extra],
+                               blocks[(slice(None), slice(None)) + extra], j))
 
     def to_step(u):
         return jnp.minimum((u * BLOCK).astype(jnp.int32), BLOCK - 1)

@@ -241,6 +241,9 @@ def deliver(table: SynapseTable, buffer, counts, k, layout: SynapseLayout, prepa
 GPU_LANES = 2**16
 """Synapses one delivery batch may span on a GPU (see :func:`spikes_per_batch`)."""
 
+CPU_MAX_BATCH = 16
+"""The most spiking cells a CPU's delivery batch takes (see :func:`spikes_per_batch`)."""
+
 
 def spikes_per_batch(max_fanout: int, gpu=False) -> int:
     """Spiking cells whose synapses one delivery batch scatters together (K).
@@ -257,7 +260,7 @@ def spikes_per_batch(max_fanout: int, gpu=False) -> int:
     256 spikes).
     """
     fmax = max(max_fanout, 1)
-    k = max(1, min(4, 2048 // fmax), min(16, 512 // fmax))
+    k = max(1, min(4, 2048 // fmax), min(CPU_MAX_BATCH, 512 // fmax))
     return max(k, min(256, GPU_LANES // fmax)) if gpu else k
 
 
@@ -347,10 +350,10 @@ def _deliver_events(table, buffer, counts, k, layout, trials, rows, K):
         return buf.at[trial, idx].add(w, mode="drop")
 
     # The first batch runs outside the loop where it usually carries all the spikes: a
-    # step's own (rows 1) or a GPU's wide batch (K above the CPU's widest, 16). A CPU's
+    # step's own (rows 1) or a GPU's wide batch (K above the CPU's widest). A CPU's
     # window (W1: about 20 spikes, K = 1) runs the loop anyway, and a copy of the batch
     # outside it made the program a fifth larger (W1: 2764 -> 2224 instructions without).
-    first = K if rows == 1 or K > 16 else 0
+    first = K if rows == 1 or K > CPU_MAX_BATCH else 0
     if first:
         buffer = batch(buffer, 0)
     return lax.while_loop(
