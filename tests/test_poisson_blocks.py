@@ -165,3 +165,16 @@ def test_source_keys_are_the_same_with_or_without_the_primitive(monkeypatch):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         np.testing.assert_array_equal(np.asarray(c), np.asarray(d))
     assert not np.array_equal(np.asarray(batched_p[0][0]), np.asarray(batched_p[0][1]))
+
+
+def test_block_counts_are_the_same_with_or_without_the_primitive(monkeypatch):
+    """The count uniforms of block_counts are hashed by the primitive where it exists
+    (_threefry_once), the events' steps elementwise: the same spikes without it."""
+    key = jax.random.key(5)
+    rate = jnp.asarray(np.linspace(0.0, 2000.0, 23))  # high rates: more than FIRST events
+    runs = []
+    for primitive in (_sources._threefry_p, None):
+        monkeypatch.setattr(_sources, "_threefry_p", primitive)
+        runs.append(np.asarray(_sources.block_counts(key, rate, 0.1, 301, 700, jnp.int32)))
+    assert runs[0].shape == (700, 23) and runs[0].sum() > 0
+    np.testing.assert_array_equal(runs[0], runs[1])

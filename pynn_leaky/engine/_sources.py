@@ -119,6 +119,11 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
 
 
+def _words(*arrays):
+    """``arrays`` as uint32, broadcast together (the operands of a threefry hash)."""
+    return jnp.broadcast_arrays(*(jnp.asarray(a).astype(jnp.uint32) for a in arrays))
+
+
 def _threefry(k0, k1, x0, x1):
     """Threefry-2x32, 20 rounds (Salmon et al. 2011, "Parallel random numbers: as easy as
     1, 2, 3"; JAX's counter-based hash: the words of ``jax.extend.random.threefry2x32_p``,
@@ -128,8 +133,7 @@ def _threefry(k0, k1, x0, x1):
     whose carried arrays are copied at every turn (5 x slower on CPU). One call hashes any
     number of (key, counter) pairs; vmapping jax.random over per-source keys instead
     compiles several times slower."""
-    k0, k1, x0, x1 = jnp.broadcast_arrays(
-        *(jnp.asarray(a).astype(jnp.uint32) for a in (k0, k1, x0, x1)))
+    k0, k1, x0, x1 = _words(k0, k1, x0, x1)
     keys = (k0, k1, k0 ^ k1 ^ jnp.uint32(_PARITY))
     x0, x1 = x0 + keys[0], x1 + keys[1]
     for i in range(5):
@@ -167,8 +171,7 @@ def _threefry_once(k0, k1, x0, x1):
     several consumers; the loop is 5 x slower per word."""
     if _threefry_p is None:
         return _threefry(k0, k1, x0, x1)
-    words = jnp.broadcast_arrays(*(jnp.asarray(a).astype(jnp.uint32) for a in (k0, k1, x0, x1)))
-    return tuple(_threefry_p.bind(*words))
+    return tuple(_threefry_p.bind(*_words(k0, k1, x0, x1)))
 
 
 FIRST = 8
