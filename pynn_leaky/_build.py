@@ -156,20 +156,67 @@ def _clip_step(x):
     return np.clip(x, 0, NEVER - 1).astype(np.int32)
 
 
+_SORT_BLOCK = 1 << 18  # keys per block of stable_order's counting sort (at least)
+_SORT_MIN = 1 << 20  # smaller arrays: one np.argsort per 16 bits of key
+
+
 def stable_order(keys, n_keys):
-    """``np.argsort(keys, kind="stable")`` for integer keys in ``0 .. n_keys``: NumPy sorts
-    16-bit keys by radix (10^7 synapses' presynaptic indices: 0.16 s against 0.95 s as
-    int64), so larger keys take one radix pass per 16 bits, lowest first. int32 positions
-    (4 bytes each) below 2^31 keys, else int64."""
+    """``np.argsort(keys, kind="stable")`` for integer keys in ``0 .. n_keys``, as int32
+    positions (4 bytes each) below 2^31 keys, else int64.
+
+    Large arrays (10^8 synapses' presynaptic indices) are sorted by a stable counting sort
+    per 16-bit digit, lowest first, in blocks of :data:`_SORT_BLOCK` keys: each block is
+    sorted on its own (NumPy's radix sort, in cache) and its elements are written straight
+    to their final places, which the key counts of the blocks before it give. 10^8 random
+    keys on 2 cores: 1000 key values 3.3 -> 2.0 s, 10^4 values 3.6 -> 2.0 s, 3 * 10^5
+    values (two digits) 8.5 -> 5.4 s; no int64 copy of the order (W3 at 10^6 cells, 10^8
+    synapses: peak RSS 3089 -> 2517 MiB). Smaller arrays go through ``np.argsort`` (radix
+    for 16-bit keys) once per 16 bits of key."""
     keys = np.asarray(keys)
     index = np.int32 if keys.size < 2**31 else np.int64
-    if n_keys < 2**16:
-        return np.argsort(keys.astype(np.uint16), kind="stable").astype(index)
-    order = np.arange(keys.size, dtype=index)
-    for shift in range(0, int(n_keys).bit_length(), 16):
-        digit = ((keys[order] >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digit, kind="stable")]
+    bits = max(int(n_keys).bit_length(), 1)
+    if keys.size < _SORT_MIN:
+        if bits <= 16:
+            return np.argsort(keys.astype(np.uint16), kind="stable").astype(index)
+        order = np.arange(keys.size, dtype=index)
+        for shift in range(0, bits, 16):
+            digit = ((keys[order] >> shift) & 0xFFFF).astype(np.uint16)
+            order = order[np.argsort(digit, kind="stable")]
+        return order
+    passes = -(-bits // 16)
+    width = -(-bits // passes)  # digits of equal width, at most 16 bits
+    mask = (1 << width) - 1
+    order, cur = None, keys
+    for p in range(passes):
+        digit = ((cur >> (p * width)) & mask).astype(np.uint16)
+        last = p + 1 == passes
+        nxt, nxt_cur = np.empty(keys.size, index), None if last else np.empty_like(cur)
+        for lo, o, dest in _counting_blocks(digit, mask + 1):
+            nxt[dest] = o + lo if order is None else order[lo:lo + o.size][o]
+            if not last:  # the keys travel with the order (no gather by the whole order)
+                nxt_cur[dest] = cur[lo:lo + o.size][o]
+        order, cur = nxt, nxt_cur
     return order
+
+
+def _counting_blocks(digit, n_values):
+    """One pass of a stable counting sort by ``digit`` (values ``0 .. n_values - 1``), block
+    by block: yields ``(lo, o, dest)``, where element ``lo + o[j]`` of the array goes to
+    position ``dest[j]`` of the stably sorted order."""
+    n, block = digit.size, max(_SORT_BLOCK, 16 * n_values)
+    starts = range(0, n, block)
+    counts = np.stack([np.bincount(digit[lo:lo + block], minlength=n_values) for lo in starts])
+    earlier = np.cumsum(counts, axis=0) - counts  # a value's elements in earlier blocks
+    total = earlier[-1] + counts[-1]
+    # the j-th element of block b in its own stable order, of value v, goes to
+    # base[b, v] + j: v's start overall, plus v's elements in earlier blocks, less v's
+    # start within the block
+    base = earlier + (np.cumsum(total) - total) - (np.cumsum(counts, axis=1) - counts)
+    step = np.arange(min(block, n))
+    for b, lo in enumerate(starts):
+        d = digit[lo:lo + block]
+        o = np.argsort(d, kind="stable")
+        yield lo, o, base[b][d[o]] + step[:o.size]
 
 
 def population_parts(cell_set, local):

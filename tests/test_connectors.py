@@ -147,6 +147,25 @@ def test_stable_order_equals_a_stable_argsort():
         assert np.array_equal(stable_order(keys, n_keys), np.argsort(keys, kind="stable"))
 
 
+@pytest.mark.parametrize("n_keys", [0, 1, 300, 2**16 - 1, 2**16, 300_000, 2**31 - 2])
+def test_stable_order_by_blocks_equals_a_stable_argsort(monkeypatch, n_keys):
+    """The counting sort of large arrays (here made to run on small ones, in many blocks
+    and for keys of one to two 16-bit digits), including the key n_keys itself."""
+    from pynn_leaky import _build
+
+    monkeypatch.setattr(_build, "_SORT_MIN", 1)
+    monkeypatch.setattr(_build, "_SORT_BLOCK", 1000)
+    rs = np.random.RandomState(n_keys % 1000)
+    for dtype in (np.int32, np.int64):
+        keys = rs.randint(0, n_keys + 1, 20_011).astype(dtype)
+        keys[:50] = n_keys
+        keys[50:100] = 0
+        order = _build.stable_order(keys, n_keys)
+        assert order.dtype == np.int32
+        assert np.array_equal(order, np.argsort(keys, kind="stable"))
+    assert _build.stable_order(np.zeros(0, np.int32), n_keys).size == 0
+
+
 def test_small_world_is_not_implemented_by_pynn_itself():
     """PyNN 0.13's SmallWorldConnector.connect raises NotImplementedError on every backend."""
     sim.setup(timestep=0.1)
