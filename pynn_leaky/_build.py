@@ -158,6 +158,20 @@ def _clip_step(x):
 
 _SORT_BLOCK = 1 << 18  # keys per block of stable_order's counting sort (at least)
 _SORT_MIN = 1 << 20  # smaller arrays: one np.argsort per 16 bits of key
+_PIECE = 1 << 22  # elements per piece where a large array is worked through in pieces
+
+
+def bincount(keys, minlength=0):
+    """``np.bincount(keys, minlength=minlength)`` in pieces: NumPy converts int32 keys to
+    int64 first (10^8 synapses' presynaptic indices: 800 MB at once)."""
+    keys = np.asarray(keys)
+    out = np.zeros(minlength, np.int64)
+    for lo in range(0, keys.size, _PIECE):
+        part = np.bincount(keys[lo:lo + _PIECE], minlength=minlength)
+        if part.size > out.size:
+            out = np.concatenate([out, np.zeros(part.size - out.size, np.int64)])
+        out[:part.size] += part
+    return out
 
 
 def stable_order(keys, n_keys):
@@ -188,7 +202,9 @@ def stable_order(keys, n_keys):
     mask = (1 << width) - 1
     order, cur = None, keys
     for p in range(passes):
-        digit = ((cur >> (p * width)) & mask).astype(np.uint16)
+        digit = np.empty(keys.size, np.uint16)  # in pieces: no temporary as large as keys
+        for lo in range(0, keys.size, _PIECE):
+            digit[lo:lo + _PIECE] = (cur[lo:lo + _PIECE] >> (p * width)) & mask
         last = p + 1 == passes
         nxt, nxt_cur = np.empty(keys.size, index), None if last else np.empty_like(cur)
         for lo, o, dest in _counting_blocks(digit, mask + 1):
@@ -538,7 +554,7 @@ class Network:
         if not here.all():
             pre, target, delay, weight = pre[here], target[here], delay[here], weight[here]
         order = stable_order(pre, self.n_spiking)  # as synapse_order() gives it
-        counts = np.bincount(pre, minlength=self.n_spiking)
+        counts = bincount(pre, minlength=self.n_spiking)
         row_ptr = np.concatenate([[0], np.cumsum(counts)])
         # event delivery leaves out the spikes of cells without synapses, if there are any
         self.syn_empty_rows = bool(pre.size) and bool((counts == 0).any())
@@ -554,6 +570,7 @@ class Network:
             mode="event",
             min_delay=int(delay.min()) if delay.size else 1,
         )
+        del pre, here  # the mask (10^8 synapses: 100 MB), and joined indices if several
         try:
             self.syn_table = esyn.SynapseTable.of(row_ptr, target, delay, weight,
                                                   self.syn_layout, order=order,
@@ -717,7 +734,7 @@ class Network:
         self.plastic_pos = np.empty(n, np.int64)
         self.plastic_pos[order] = np.arange(n)
         # synapses from other ranks' cells (index n_spiking) sort last, outside every row
-        counts = np.bincount(pre, minlength=self.n_spiking)[: self.n_spiking]
+        counts = bincount(pre, minlength=self.n_spiking)[: self.n_spiking]
         kinds = tuple(sorted(set(kind.tolist())))
         # STDP synapses by postsynaptic cell (table positions), for the spilled history
         table_kind, table_post = kind[order], target[order] % max(self.n_cells, 1)

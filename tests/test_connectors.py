@@ -166,6 +166,19 @@ def test_stable_order_by_blocks_equals_a_stable_argsort(monkeypatch, n_keys):
     assert _build.stable_order(np.zeros(0, np.int32), n_keys).size == 0
 
 
+def test_bincount_in_pieces_equals_numpy(monkeypatch):
+    from pynn_leaky import _build
+
+    monkeypatch.setattr(_build, "_PIECE", 1000)
+    rs = np.random.RandomState(3)
+    keys = rs.randint(0, 500, 10_500).astype(np.int32)
+    keys[-3:] = 700  # beyond minlength, in the last piece only
+    for minlength in (0, 400, 1000):
+        assert np.array_equal(_build.bincount(keys, minlength),
+                              np.bincount(keys, minlength=minlength))
+    assert np.array_equal(_build.bincount(np.zeros(0, np.int32), 5), np.zeros(5))
+
+
 def test_small_world_is_not_implemented_by_pynn_itself():
     """PyNN 0.13's SmallWorldConnector.connect raises NotImplementedError on every backend."""
     sim.setup(timestep=0.1)

@@ -78,8 +78,10 @@ class SynapseTable(NamedTuple):
             else:
                 weight = jnp.asarray(_per_row(weight if order is None else weight[order],
                                               np.asarray(row_ptr)), dtype)
+        # jax.device_put: one copy of the offsets (jnp.asarray made two, 10^8 synapses:
+        # 800 MB at once)
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
-                            offset=jnp.asarray(offset), weight=weight)
+                            offset=jax.device_put(offset), weight=weight)
 
 
 def _per_row(weight, row_ptr):
