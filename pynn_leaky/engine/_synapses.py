@@ -76,10 +76,11 @@ class SynapseTable(NamedTuple):
             if weight.size and weight.min() == weight.max():
                 weight = jnp.full((1,), weight.flat[0], dtype)
             else:
-                weight = jnp.asarray(_per_row(weight if order is None else weight[order],
-                                              np.asarray(row_ptr)), dtype)
-        # jax.device_put: one copy of the offsets (jnp.asarray made two, 10^8 synapses:
-        # 800 MB at once)
+                # jax.device_put of host arrays (here and for the offsets): one copy each,
+                # where jnp.asarray made two at once (10^8 synapses: 800 MB of offsets)
+                weight = jax.device_put(np.asarray(
+                    _per_row(weight if order is None else weight[order], np.asarray(row_ptr)),
+                    dtype))
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
                             offset=jax.device_put(offset), weight=weight)
 
