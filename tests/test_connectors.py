@@ -155,6 +155,7 @@ def test_stable_order_by_blocks_equals_a_stable_argsort(monkeypatch, n_keys):
 
     monkeypatch.setattr(_build, "_SORT_MIN", 1)
     monkeypatch.setattr(_build, "_SORT_BLOCK", 1000)
+    monkeypatch.setattr(_build, "_PIECE", 777)  # the digits taken in pieces too
     rs = np.random.RandomState(n_keys % 1000)
     for dtype in (np.int32, np.int64):
         keys = rs.randint(0, n_keys + 1, 20_011).astype(dtype)

@@ -77,10 +77,11 @@ class SynapseTable(NamedTuple):
                 weight = jnp.full((1,), weight.flat[0], dtype)
             else:
                 # jax.device_put of host arrays (here and for the offsets): one copy each,
-                # where jnp.asarray made two at once (10^8 synapses: 800 MB of offsets)
+                # where jnp.asarray made two at once (10^8 synapses: 800 MB of offsets);
+                # a copy always, as the weights may be the caller's array
                 weight = jax.device_put(np.asarray(
                     _per_row(weight if order is None else weight[order], np.asarray(row_ptr)),
-                    dtype))
+                    dtype), may_alias=False)
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
                             offset=jax.device_put(offset), weight=weight)
 
