@@ -180,6 +180,64 @@ def test_bincount_in_pieces_equals_numpy(monkeypatch):
     assert np.array_equal(_build.bincount(np.zeros(0, np.int32), 5), np.zeros(5))
 
 
+@pytest.mark.parametrize("blocks", [False, True])
+@pytest.mark.parametrize("n_keys", [1, 300, 2**16, 300_000])
+def test_sorted_by_equals_a_gather_by_the_stable_order(monkeypatch, n_keys, blocks):
+    """Arrays carried through the sort (by blocks: the counting sort, one or two digits)
+    come out as a gather by np.argsort(kind="stable") puts them, each in its own dtype."""
+    from pynn_leaky import _build
+
+    if blocks:
+        monkeypatch.setattr(_build, "_SORT_MIN", 1)
+        monkeypatch.setattr(_build, "_SORT_BLOCK", 1000)
+        monkeypatch.setattr(_build, "_PIECE", 777)
+    rs = np.random.RandomState(n_keys % 997)
+    keys = rs.randint(0, n_keys + 1, 20_011).astype(np.int32)
+    offset = rs.randint(0, 2**31 - 1, keys.size).astype(np.int32)
+    weight = rs.standard_normal(keys.size)
+    order = np.argsort(keys, kind="stable")
+    out = _build.sorted_by(keys, n_keys, offset, weight)
+    assert [a.dtype for a in out] == [np.int32, np.float64]
+    assert np.array_equal(out[0], offset[order]) and np.array_equal(out[1], weight[order])
+    assert _build.sorted_by(keys, n_keys) == []
+    assert [a.size for a in _build.sorted_by(keys[:0], n_keys, offset[:0])] == [0]
+
+
+@pytest.mark.filterwarnings("ignore:.*not multiples of the time step")
+def test_network_table_by_blocks_equals_the_plain_sort(monkeypatch):
+    """The synapse table of a network with random weights and delays, built through the
+    blocked sort (as for >= 2^20 synapses), holds what the sort by np.argsort gives, and
+    the same run follows."""
+    from pynn_leaky import _build
+
+    def build():
+        sim.setup(timestep=0.1, min_delay=0.1, max_delay=3.0)
+        src = sim.Population(30, sim.SpikeSourcePoisson(rate=200.0))
+        cells = sim.Population(40, sim.LeakyIntegrator(tau=10.0, R=10.0))
+        rng = NumpyRNG(seed=4)
+        for rec, low, high in (("excitatory", 0.01, 0.5), ("inhibitory", -0.5, -0.01)):
+            synapse = sim.StaticSynapse(
+                weight=sim.RandomDistribution("uniform", (low, high), rng=rng),
+                delay=sim.RandomDistribution("uniform", (0.1, 3.0), rng=rng))
+            sim.Projection(src, cells, sim.FixedProbabilityConnector(0.5, rng=rng), synapse,
+                           receptor_type=rec)
+        cells.record("v")
+        sim.run(30.0)
+        table = sim.simulator.state.network.syn_table
+        v = cells.get_data().segments[0].analogsignals[0].magnitude
+        sim.end()
+        return table, v
+
+    plain_table, plain_v = build()
+    monkeypatch.setattr(_build, "_SORT_MIN", 1)
+    monkeypatch.setattr(_build, "_SORT_BLOCK", 100)
+    blocked_table, blocked_v = build()
+    assert plain_table.weight.shape == plain_table.offset.shape  # per synapse
+    for field in ("row_ptr", "offset", "weight"):
+        assert np.array_equal(getattr(plain_table, field), getattr(blocked_table, field))
+    assert np.array_equal(plain_v, blocked_v)
+
+
 def test_small_world_is_not_implemented_by_pynn_itself():
     """PyNN 0.13's SmallWorldConnector.connect raises NotImplementedError on every backend."""
     sim.setup(timestep=0.1)

@@ -47,12 +47,28 @@ class SynapseTable(NamedTuple):
         these ranges or a ring too large for int32 (:func:`check_ring`).
 
         Built for 10^8 synapses: the offsets are formed in int32 before the one gather
-        by ``order``, and one weight shared by all synapses (NumPy values) is kept as one
-        value, shape (1,) (W3 at 10^6 cells: 800 MB less, and no weight read per event);
-        weights shared by each presynaptic cell's synapses (each projection's weight one
-        value and its sources its own, as in W1 and W2) are kept as one per cell, shape
-        (n_pre, 1) (W1: 8 MB less).
+        by ``order`` (:meth:`offsets`; without a gather, from offsets already in table
+        order: :meth:`of_offsets`), and one weight shared by all synapses (NumPy values)
+        is kept as one value, shape (1,) (W3 at 10^6 cells: 800 MB less, and no weight read
+        per event); weights shared by each presynaptic cell's synapses (each projection's
+        weight one value and its sources its own, as in W1 and W2) are kept as one per
+        cell, shape (n_pre, 1) (W1: 8 MB less).
         """
+        offset = SynapseTable.offsets(target, delay, layout, order)
+        if order is not None:
+            offset = offset[order]
+            if isinstance(weight, jax.Array):  # possibly traced (jax.grad)
+                weight = weight[jnp.asarray(order)]
+            elif np.size(weight) > 1 and not _uniform(np.asarray(weight)):
+                weight = np.asarray(weight)[order]
+        return SynapseTable.of_offsets(row_ptr, offset, weight, dtype)
+
+    @staticmethod
+    def offsets(target, delay, layout: "SynapseLayout", order=None):
+        """(S,) int32 ring offsets ``delay * n_target + target`` of the synapses given by
+        ``target`` and ``delay`` (as for :meth:`of`), in their given order; a ValueError
+        for a value out of range names the synapse's table position (``order`` as for
+        :meth:`of`)."""
         check_ring(layout)
         target, delay = np.asarray(target), np.asarray(delay)
         for name, x, lo, hi in (("target", target, 0, layout.n_target),
@@ -66,24 +82,33 @@ class SynapseTable(NamedTuple):
         # < ring * n_target <= RING_MAX: int32 throughout
         offset = np.multiply(delay, layout.n_target, dtype=np.int32, casting="unsafe")
         np.add(offset, target, out=offset, casting="unsafe")
-        if order is not None:
-            offset = offset[order]
+        return offset
+
+    @staticmethod
+    def of_offsets(row_ptr, offset, weight, dtype=None):
+        """The table of synapses given by their ring offsets (:meth:`offsets`) and weights,
+        both in table order (CSR by ``row_ptr``); a weight of one value stands for all."""
         if isinstance(weight, jax.Array):  # possibly traced (jax.grad): kept a JAX value
-            weight = jnp.asarray(weight if order is None else weight[jnp.asarray(order)], dtype)
+            weight = jnp.asarray(weight, dtype)
         else:
             weight = np.asarray(weight)
             dtype = weight.dtype if dtype is None else dtype
-            if weight.size and weight.min() == weight.max():
+            if weight.size and _uniform(weight):
                 weight = jnp.full((1,), weight.flat[0], dtype)
             else:
                 # jax.device_put of host arrays (here and for the offsets): one copy each,
                 # where jnp.asarray made two at once (10^8 synapses: 800 MB of offsets);
                 # a copy always, as the weights may be the caller's array
-                weight = jax.device_put(np.asarray(
-                    _per_row(weight if order is None else weight[order], np.asarray(row_ptr)),
-                    dtype), may_alias=False)
+                weight = jax.device_put(np.asarray(_per_row(weight, np.asarray(row_ptr)),
+                                                   dtype), may_alias=False)
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
-                            offset=jax.device_put(offset), weight=weight)
+                            offset=jax.device_put(np.asarray(offset, np.int32)),
+                            weight=weight)
+
+
+def _uniform(weight):
+    """Whether all of the (non-empty) NumPy ``weight`` are one value."""
+    return weight.min() == weight.max()
 
 
 def _per_row(weight, row_ptr):
