@@ -247,13 +247,14 @@ def _counting_blocks(digit, n_values):
     total = earlier[-1] + counts[-1]
     # the j-th element of block b in its own stable order, of value v, goes to
     # base[b, v] + j: v's start overall, plus v's elements in earlier blocks, less v's
-    # start within the block
+    # start within the block. In that order the values ascend, counts[b, v] of each, so
+    # base[b, v] repeated that often lines up with j (no gather by the order: 10^8 keys
+    # of 1000 values 1.1-1.4 -> 0.8-1.1 s).
     base = earlier + (np.cumsum(total) - total) - (np.cumsum(counts, axis=1) - counts)
     step = np.arange(min(block, n))
     for b, lo in enumerate(starts):
-        d = digit[lo:lo + block]
-        o = np.argsort(d, kind="stable")
-        yield lo, o, base[b][d[o]] + step[:o.size]
+        o = np.argsort(digit[lo:lo + block], kind="stable")
+        yield lo, o, np.repeat(base[b], counts[b]) + step[:o.size]
 
 
 def population_parts(cell_set, local):

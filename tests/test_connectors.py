@@ -138,6 +138,39 @@ def test_fixed_number_pre_draws_every_subset_equally_often(n):
     assert chi2 < dof + 6 * np.sqrt(2 * dof), (chi2, dof)  # uniform over the subsets
 
 
+@pytest.mark.parametrize("n, n_pre, n_rows", [
+    (100, 1000, 3000),  # nearly every row repeats at first: redrawn in place
+    (20, 1000, 3000),  # about a fifth repeat: near the switch to copied rows
+    (3, 1000, 3000),  # few repeat: copied rows from the start
+    (1, 10, 50), (50, 200, 0),
+])
+def test_distinct_draws_are_those_of_redrawing_the_repeating_rows(n, n_pre, n_rows):
+    """The FixedNumberPre draw (redraws in place while many rows repeat) gives, seed for
+    seed, what redrawing just the rows that still repeat gives: the plain form of the
+    rejection sampling, written out here."""
+    from pynn_leaky._connect import _distinct_draws
+
+    def plain(rs):
+        pre = rs.randint(0, n_pre, size=(n_rows, n), dtype=np.int32)
+        pre.sort(axis=1)
+        while True:
+            repeat = pre[:, 1:] == pre[:, :-1]
+            rows = np.flatnonzero(repeat.any(axis=1))
+            if rows.size == 0:
+                return pre
+            sub = pre[rows]
+            sub[:, 1:][repeat[rows]] = rs.randint(0, n_pre, size=int(repeat.sum()),
+                                                  dtype=np.int32)
+            sub.sort(axis=1)
+            pre[rows] = sub
+
+    for seed in (1, 2):
+        got = _distinct_draws(np.random.RandomState(seed), n, n_pre, n_rows)
+        assert got.shape == (n_rows, n) and got.dtype == np.int32
+        assert np.array_equal(got, plain(np.random.RandomState(seed)))
+        assert (np.diff(got, axis=1) > 0).all()  # distinct, sorted
+
+
 def test_stable_order_equals_a_stable_argsort():
     from pynn_leaky._build import stable_order
 
