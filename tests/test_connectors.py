@@ -237,10 +237,12 @@ def test_sorted_by_equals_a_gather_by_the_stable_order(monkeypatch, n_keys, bloc
 
 
 @pytest.mark.filterwarnings("ignore:.*not multiples of the time step")
-def test_network_table_by_blocks_equals_the_plain_sort(monkeypatch):
-    """The synapse table of a network with random weights and delays, built through the
-    blocked sort (as for >= 2^20 synapses), holds what the sort by np.argsort gives, and
-    the same run follows."""
+@pytest.mark.parametrize("one_delay", [False, True])
+def test_network_table_by_blocks_equals_the_plain_sort(monkeypatch, one_delay):
+    """The synapse table of a network with random weights and random delays (or one delay
+    for all: the targets become the offsets in place), built through the blocked sort
+    (as for >= 2^20 synapses), holds what the sort by np.argsort gives, and the same run
+    follows."""
     from pynn_leaky import _build
 
     def build():
@@ -251,7 +253,8 @@ def test_network_table_by_blocks_equals_the_plain_sort(monkeypatch):
         for rec, low, high in (("excitatory", 0.01, 0.5), ("inhibitory", -0.5, -0.01)):
             synapse = sim.StaticSynapse(
                 weight=sim.RandomDistribution("uniform", (low, high), rng=rng),
-                delay=sim.RandomDistribution("uniform", (0.1, 3.0), rng=rng))
+                delay=1.3 if one_delay else sim.RandomDistribution("uniform", (0.1, 3.0),
+                                                                   rng=rng))
             sim.Projection(src, cells, sim.FixedProbabilityConnector(0.5, rng=rng), synapse,
                            receptor_type=rec)
         cells.record("v")

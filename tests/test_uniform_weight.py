@@ -84,3 +84,27 @@ def test_delivery_with_shared_weights_equals_the_per_synapse_table(mode, per_row
         a, b = (jax.vmap(lambda c, t=t: _synapses.deliver(t, buffer, c, 1, layout))(trials)
                 for t in (one, full))
         assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_table_keeps_its_own_copy_unless_given_the_arrays():
+    """Offsets and weights not given to the table (the default) are copied: changing the
+    caller's arrays afterwards leaves the table as it was. Given ones (new arrays from the
+    build, 64-byte aligned) hold the same values."""
+    from pynn_leaky._build import empty_aligned
+
+    row_ptr = np.array([0, 300, 1000])
+    for dtype in (np.int32, np.float64):
+        for n in (0, 1, 1000):
+            a = empty_aligned(n, dtype)
+            assert a.dtype == dtype and a.shape == (n,)
+            assert n == 0 or a.ctypes.data % 64 == 0
+    offset, weight = empty_aligned(1000, np.int32), empty_aligned(1000, np.float64)
+    offset[:], weight[:] = np.arange(1000), np.linspace(0.1, 1.0, 1000)
+    own = _synapses.SynapseTable.of_offsets(row_ptr, offset, weight)
+    given = _synapses.SynapseTable.of_offsets(row_ptr, offset, weight, given=True)
+    for table in (own, given):
+        assert np.array_equal(table.offset, np.arange(1000))
+        assert np.array_equal(table.weight, np.linspace(0.1, 1.0, 1000))
+    offset[:], weight[:] = -1, -1.0  # the caller's arrays change: a copy does not
+    assert np.array_equal(own.offset, np.arange(1000))
+    assert np.array_equal(own.weight, np.linspace(0.1, 1.0, 1000))

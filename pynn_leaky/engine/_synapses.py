@@ -64,11 +64,12 @@ class SynapseTable(NamedTuple):
         return SynapseTable.of_offsets(row_ptr, offset, weight, dtype)
 
     @staticmethod
-    def offsets(target, delay, layout: "SynapseLayout", order=None):
+    def offsets(target, delay, layout: "SynapseLayout", order=None, out=None):
         """(S,) int32 ring offsets ``delay * n_target + target`` of the synapses given by
-        ``target`` and ``delay`` (as for :meth:`of`), in their given order; a ValueError
-        for a value out of range names the synapse's table position (``order`` as for
-        :meth:`of`)."""
+        ``target`` and ``delay`` (as for :meth:`of`; one delay for all: shape (1,)), in
+        their given order; a ValueError for a value out of range names the synapse's table
+        position (``order`` as for :meth:`of`). ``out``: the array to write them to, which
+        may be ``target`` itself."""
         check_ring(layout)
         target, delay = np.asarray(target), np.asarray(delay)
         for name, x, lo, hi in (("target", target, 0, layout.n_target),
@@ -80,14 +81,21 @@ class SynapseTable(NamedTuple):
                 raise ValueError(f"synapse {at}: {name} = {int(x[i])} is outside "
                                  f"{lo} .. {hi - 1}")
         # < ring * n_target <= RING_MAX: int32 throughout
+        if delay.size == 1 or out is not None:
+            start = np.multiply(delay, layout.n_target, dtype=np.int32, casting="unsafe")
+            return np.add(target, start, out=out, dtype=np.int32, casting="unsafe")
         offset = np.multiply(delay, layout.n_target, dtype=np.int32, casting="unsafe")
         np.add(offset, target, out=offset, casting="unsafe")
         return offset
 
     @staticmethod
-    def of_offsets(row_ptr, offset, weight, dtype=None):
+    def of_offsets(row_ptr, offset, weight, dtype=None, given=False):
         """The table of synapses given by their ring offsets (:meth:`offsets`) and weights,
-        both in table order (CSR by ``row_ptr``); a weight of one value stands for all."""
+        both in table order (CSR by ``row_ptr``); a weight of one value stands for all.
+
+        ``given``: the caller gives its NumPy ``offset`` and ``weight`` arrays to the
+        table and never changes them afterwards; JAX may then use them in place instead of
+        copying them (its CPU client does so for 64-byte aligned arrays)."""
         if isinstance(weight, jax.Array):  # possibly traced (jax.grad): kept a JAX value
             weight = jnp.asarray(weight, dtype)
         else:
@@ -96,14 +104,18 @@ class SynapseTable(NamedTuple):
             if weight.size and _uniform(weight):
                 weight = jnp.full((1,), weight.flat[0], dtype)
             else:
-                # jax.device_put of host arrays (here and for the offsets): one copy each,
-                # where jnp.asarray made two at once (10^8 synapses: 800 MB of offsets);
-                # a copy always, as the weights may be the caller's array
-                weight = jax.device_put(np.asarray(_per_row(weight, np.asarray(row_ptr)),
-                                                   dtype), may_alias=False)
+                weight = _host_to_jax(_per_row(weight, np.asarray(row_ptr)), dtype, given)
         return SynapseTable(row_ptr=jnp.asarray(row_ptr, jnp.int32),
-                            offset=jax.device_put(np.asarray(offset, np.int32)),
-                            weight=weight)
+                            offset=_host_to_jax(offset, np.int32, given), weight=weight)
+
+
+def _host_to_jax(x, dtype, given):
+    """The NumPy array ``x`` as a JAX array of ``dtype``: at most one copy (jnp.asarray
+    made two at once: 10^8 synapses' offsets, 800 MB), none where ``x`` is given to the
+    table and JAX can use it in place. Not given, ``x`` is copied first: JAX's CPU client
+    (0.10) shares a 64-byte aligned host array even with ``may_alias=False``."""
+    x = np.asarray(x, dtype)
+    return jax.device_put(x if given else x.copy())
 
 
 def _uniform(weight):
