@@ -603,7 +603,8 @@ class Network:
         )
         del here  # the mask (10^8 synapses: 100 MB)
         # in the table's order (as synapse_order() gives it): the offsets, and the weights
-        # unless they are all one value
+        # unless they are all one value (min and max: _uniform_as_one's comparison made
+        # copies of 10^8 broadcast weights, peak 2 -> 3 GiB in W3 at 10^6 cells)
         weight = np.asarray(weight)
         uniform = weight.size == 0 or weight.min() == weight.max()
         varied = [] if uniform else [weight]

@@ -59,7 +59,7 @@ class SynapseTable(NamedTuple):
             offset = offset[order]
             if isinstance(weight, jax.Array):  # possibly traced (jax.grad)
                 weight = weight[jnp.asarray(order)]
-            elif np.size(weight) > 1 and not _uniform(np.asarray(weight)):
+            elif np.size(weight) > 1:
                 weight = np.asarray(weight)[order]
         return SynapseTable.of_offsets(row_ptr, offset, weight, dtype)
 
@@ -81,12 +81,10 @@ class SynapseTable(NamedTuple):
                 raise ValueError(f"synapse {at}: {name} = {int(x[i])} is outside "
                                  f"{lo} .. {hi - 1}")
         # < ring * n_target <= RING_MAX: int32 throughout
-        if delay.size == 1 or out is not None:
-            start = np.multiply(delay, layout.n_target, dtype=np.int32, casting="unsafe")
-            return np.add(target, start, out=out, dtype=np.int32, casting="unsafe")
         offset = np.multiply(delay, layout.n_target, dtype=np.int32, casting="unsafe")
-        np.add(offset, target, out=offset, casting="unsafe")
-        return offset
+        if out is None and offset.shape == target.shape:
+            out = offset  # a delay per synapse: no second array
+        return np.add(target, offset, out=out, dtype=np.int32, casting="unsafe")
 
     @staticmethod
     def of_offsets(row_ptr, offset, weight, dtype=None, given=False):
@@ -101,7 +99,7 @@ class SynapseTable(NamedTuple):
         else:
             weight = np.asarray(weight)
             dtype = weight.dtype if dtype is None else dtype
-            if weight.size and _uniform(weight):
+            if weight.size and weight.min() == weight.max():
                 weight = jnp.full((1,), weight.flat[0], dtype)
             else:
                 weight = _host_to_jax(_per_row(weight, np.asarray(row_ptr)), dtype, given)
@@ -116,11 +114,6 @@ def _host_to_jax(x, dtype, given):
     (0.10) shares a 64-byte aligned host array even with ``may_alias=False``."""
     x = np.asarray(x, dtype)
     return jax.device_put(x if given else x.copy())
-
-
-def _uniform(weight):
-    """Whether all of the (non-empty) NumPy ``weight`` are one value."""
-    return weight.min() == weight.max()
 
 
 def _per_row(weight, row_ptr):
